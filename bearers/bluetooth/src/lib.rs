@@ -1,0 +1,4 @@
+//! Bluetooth PAN bearer on BlueZ over D-Bus.
+//!
+//! Not implemented yet: this crate is a placeholder in the workspace layout and
+//! offers nothing. It is filled by the issue titled after it (issue 8).

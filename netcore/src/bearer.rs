@@ -1,0 +1,188 @@
+//! Bearers: the producers of networks (Ethernet, Wi-Fi, cellular, ...).
+//!
+//! A bearer watches its peer (the kernel, wpa_supplicant, ModemManager, ...) and
+//! reports its networks through a [`ReportSink`] as [`BearerEvent`]s. The engine turns
+//! those reports into networks with netIds; it can ask a bearer to activate a network
+//! for a request (a SIM slot, a Wi-Fi network id) and to release one nobody needs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{ConnectionProperties, NetBearType, NetCap, NetCapSet};
+
+/// Longest network key, identifier or interface name a bearer may report, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+/// Most addresses, routes or DNS servers a bearer may report for one network.
+pub const MAX_LIST_LEN: usize = 1024;
+
+/// What a bearer knows of one of its networks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInfo {
+    /// The bearer type; must be the bearer's own.
+    pub bearer_type: NetBearType,
+    /// The seed's `bearerPrivateIdentifier`: `slot0`/`slot1`, a Wi-Fi network id.
+    pub identifier: Option<String>,
+    /// Capabilities the bearer declares (INTERNET, NOT_METERED, NOT_VPN, MMS). The
+    /// engine owns VALIDATED, PORTAL and CHECKING_CONNECTIVITY and ignores them here.
+    pub capabilities: NetCapSet,
+    /// Uplink bandwidth in kbit/s, when known.
+    pub link_up_bandwidth_kbps: Option<u32>,
+    /// Downlink bandwidth in kbit/s, when known.
+    pub link_down_bandwidth_kbps: Option<u32>,
+    /// Interface, addresses, routes, DNS servers, MTU.
+    pub properties: ConnectionProperties,
+    /// Link quality in percent (0 to 100): Wi-Fi signal, cellular signal quality.
+    pub quality: Option<u8>,
+    /// Whether the network is blocked.
+    pub blocked: bool,
+}
+
+impl NetworkInfo {
+    /// A network on `interface` with the usual capabilities of its bearer type:
+    /// INTERNET and NOT_VPN, plus NOT_METERED for Ethernet and Wi-Fi; a VPN has
+    /// INTERNET only.
+    pub fn new(bearer_type: NetBearType, interface: &str) -> Self {
+        let mut capabilities = NetCapSet::of(&[NetCap::Internet]);
+        if bearer_type != NetBearType::Vpn {
+            capabilities.insert(NetCap::NotVpn);
+        }
+        if matches!(bearer_type, NetBearType::Ethernet | NetBearType::Wifi) {
+            capabilities.insert(NetCap::NotMetered);
+        }
+        Self {
+            bearer_type,
+            identifier: None,
+            capabilities,
+            link_up_bandwidth_kbps: None,
+            link_down_bandwidth_kbps: None,
+            properties: ConnectionProperties {
+                interface_name: interface.to_owned(),
+                mtu: 1500,
+                ..ConnectionProperties::default()
+            },
+            quality: None,
+            blocked: false,
+        }
+    }
+
+    /// The same network with the identifier `id`.
+    pub fn with_identifier(mut self, id: impl Into<String>) -> Self {
+        self.identifier = Some(id.into());
+        self
+    }
+
+    /// The same network with quality `quality` (percent).
+    pub fn with_quality(mut self, quality: u8) -> Self {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// The same network, metered or not.
+    pub fn metered(mut self, metered: bool) -> Self {
+        self.capabilities.set(NetCap::NotMetered, !metered);
+        self
+    }
+
+    /// The same network with capability `cap` present or not.
+    pub fn with_capability(mut self, cap: NetCap, present: bool) -> Self {
+        self.capabilities.set(cap, present);
+        self
+    }
+}
+
+/// A report from a bearer about one of its networks, named by the bearer's own key
+/// (an interface name, a D-Bus object path): unique within the bearer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BearerEvent {
+    /// A network connected.
+    Appeared {
+        /// The bearer's key for it.
+        key: String,
+        /// What the bearer knows of it.
+        info: NetworkInfo,
+    },
+    /// A network's capabilities, properties, quality or blocked state changed; `info`
+    /// is the whole new state.
+    Changed {
+        /// The bearer's key for it.
+        key: String,
+        /// What the bearer knows of it now.
+        info: NetworkInfo,
+    },
+    /// A network disconnected.
+    Gone {
+        /// The bearer's key for it.
+        key: String,
+    },
+}
+
+/// A request to a bearer to bring up a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationRequest {
+    /// The id of the request (a registered connection) that wants it.
+    pub request: u64,
+    /// Which network: `slot0`/`slot1`, a Wi-Fi network id; `None` for any.
+    pub identifier: Option<String>,
+}
+
+/// Where a bearer sends its reports. Sending never blocks and never fails: the
+/// receiving side queues the report for the engine.
+#[derive(Clone)]
+pub struct ReportSink(Arc<dyn Fn(BearerEvent) + Send + Sync>);
+
+impl ReportSink {
+    /// A sink that hands every report to `deliver`.
+    pub fn new(deliver: impl Fn(BearerEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(deliver))
+    }
+
+    /// Sends a report.
+    pub fn report(&self, event: BearerEvent) {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for ReportSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReportSink")
+    }
+}
+
+/// A producer of networks. Implementations are driven by the host: [`Bearer::run`] is
+/// polled for as long as the bearer lives, and [`Bearer::activate`] and
+/// [`Bearer::release`] may be called concurrently with it.
+#[async_trait]
+pub trait Bearer: Send + Sync + 'static {
+    /// The bearer type of every network this bearer reports.
+    fn bearer_type(&self) -> NetBearType;
+
+    /// A short name for logs ("ethernet", "wifi:wlan0").
+    fn name(&self) -> &str;
+
+    /// Watches the peer and reports networks to `sink` until the bearer stops. An
+    /// `Err` means the bearer failed: the host reports its networks gone and runs it
+    /// again after a backoff. When it starts (again), the bearer reports every network
+    /// it has as [`BearerEvent::Appeared`].
+    async fn run(&self, sink: ReportSink) -> Result<()>;
+
+    /// Asks the bearer to bring up a network for a request. The network, when it
+    /// comes, is reported through the sink as usual. The default refuses: the bearer's
+    /// networks come up on their own.
+    async fn activate(&self, request: ActivationRequest) -> Result<()> {
+        Err(crate::Error::Service(format!(
+            "bearer {} cannot activate networks on request (asked for {:?})",
+            self.name(),
+            request.identifier
+        )))
+    }
+
+    /// Tells the bearer that nobody needs the network `key` any more; a bearer whose
+    /// networks cost something (cellular data) may take it down. The default keeps it.
+    async fn release(&self, key: &str) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! netcore: the network model, the errors, the [`Bearer`] trait and the deterministic
+//! connection engine of the netcore connection manager.
+//!
+//! This crate does no I/O. The data model follows the connection API of the
+//! specification (seed 001): [`NetHandle`], [`NetCapabilities`], [`NetSpecifier`],
+//! [`ConnectionProperties`] and the rest, with the seed's field names and numbers.
+//! Bearers report networks as [`BearerEvent`]s; the [`engine`] turns reports,
+//! requests and elapsed time into events for subscribers and actions for the shell
+//! that drives it.
+
+pub mod bearer;
+pub mod error;
+pub mod model;
+
+pub use bearer::{ActivationRequest, Bearer, BearerEvent, NetworkInfo, ReportSink};
+pub use error::{Error, ResolveFailure, Result};
+pub use model::*;

@@ -1,0 +1,4 @@
+//! Network validation, captive-portal detection, probe results and traceroute.
+//!
+//! Not implemented yet: this crate is a placeholder in the workspace layout and
+//! offers nothing. It is filled by the issue titled after it (issue 5).

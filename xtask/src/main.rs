@@ -1,0 +1,156 @@
+//! `cargo xtask`: the project's tasks.
+//!
+//! - `test`: every unit and crate integration test, then the system suites;
+//! - `integration`: the system suites (network namespaces; need root, else skipped
+//!   with the reason printed);
+//! - `bench`: every criterion benchmark, then a table of the medians.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// A system suite: a cargo test target that builds network namespaces and needs root.
+struct SystemSuite {
+    /// The package holding the test target.
+    package: &'static str,
+    /// The test target's name.
+    test: &'static str,
+}
+
+/// The system suites `cargo xtask integration` runs, in order.
+const SYSTEM_SUITES: &[SystemSuite] = &[];
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "test" => test(),
+        "integration" => integration(),
+        "bench" => bench(),
+        _ => {
+            eprintln!("usage: cargo xtask <test|integration|bench>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask {task}: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("+ cargo {}", args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed ({status})", args.join(" ")))
+    }
+}
+
+fn test() -> Result<(), String> {
+    cargo(&["test", "--workspace", "--all-targets"])?;
+    cargo(&["test", "--workspace", "--doc"])?;
+    integration()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn integration() -> Result<(), String> {
+    if SYSTEM_SUITES.is_empty() {
+        println!("integration: no system suites are defined yet");
+        return Ok(());
+    }
+    if !is_root() {
+        println!(
+            "integration: SKIPPED, not passed: the system suites create network namespaces \
+             and need root (run as root to run them)"
+        );
+        return Ok(());
+    }
+    for suite in SYSTEM_SUITES {
+        cargo(&[
+            "test",
+            "--package",
+            suite.package,
+            "--test",
+            suite.test,
+            "--",
+            "--test-threads=1",
+        ])?;
+    }
+    Ok(())
+}
+
+fn bench() -> Result<(), String> {
+    cargo(&["bench", "--workspace"])?;
+    let criterion = workspace_root().join("target").join("criterion");
+    let mut rows = Vec::new();
+    collect_estimates(&criterion, &criterion, &mut rows);
+    rows.sort();
+    println!("\n{:<60} {:>14}", "benchmark", "median");
+    for (name, median_ns) in rows {
+        println!("{name:<60} {:>14}", format_ns(median_ns));
+    }
+    Ok(())
+}
+
+/// Finds every `new/estimates.json` below `dir` and reads its median.
+fn collect_estimates(root: &Path, dir: &Path, rows: &mut Vec<(String, f64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let estimates = path.join("new").join("estimates.json");
+        if let Some(median) = read_median(&estimates) {
+            let name = path
+                .strip_prefix(root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            rows.push((name, median));
+        } else if path.file_name().is_some_and(|n| n != "report") {
+            collect_estimates(root, &path, rows);
+        }
+    }
+}
+
+fn read_median(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["median"]["point_estimate"].as_f64()
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.3} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.3} µs", ns / 1e3)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
