@@ -11,7 +11,9 @@
 pub mod bearer;
 pub mod error;
 pub mod model;
+pub mod resolve;
 
 pub use bearer::{ActivationRequest, Bearer, BearerEvent, NetworkInfo, ReportSink};
 pub use error::{Error, ResolveFailure, Result};
 pub use model::*;
+pub use resolve::Resolve;
