@@ -9,6 +9,7 @@
 //! that drives it.
 
 pub mod bearer;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod resolve;

@@ -230,6 +230,12 @@ impl NetHandle {
     }
 }
 
+impl Default for NetHandle {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
 impl fmt::Display for NetHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.net_id)
