@@ -1,4 +1,13 @@
-//! HTTP proxy settings and PAC evaluation in a sandboxed JavaScript engine.
+//! HTTP proxy settings and PAC evaluation for netcore.
 //!
-//! Not implemented yet: this crate is a placeholder in the workspace layout and
-//! offers nothing. It is filled by the issue titled after it (issue 4).
+//! - [`settings`]: the global default proxy and the per-application proxies (seed
+//!   `setAppHttpProxy`, `getDefaultHttpProxy`).
+//! - [`exclusion`]: the seed's exclusion-list rules and [`uses_proxy`], which answers
+//!   "does this URL go through the proxy".
+
+pub mod exclusion;
+pub mod settings;
+
+pub use exclusion::{ExclusionList, uses_proxy};
+pub use settings::{AppKey, ProxySettings};
+pub mod pac;

@@ -1,0 +1,3 @@
+//! Proxy auto-configuration (PAC).
+pub mod clock;
+pub mod helpers;
