@@ -1,0 +1,193 @@
+//! Helpers for system tests that need network namespaces (feature `testing`).
+//!
+//! ```no_run
+//! use netcore_link::testing::{NetNs, skip_unless_root};
+//! if skip_unless_root() {
+//!     return;
+//! }
+//! let ns = NetNs::create().unwrap();
+//! ns.add_veth("veth0", "veth1").unwrap();
+//! let links = ns
+//!     .run_async(|| async { netcore_link::LinkClient::connect()?.links().await })
+//!     .unwrap()
+//!     .unwrap();
+//! assert!(links.iter().any(|l| l.name == "veth0"));
+//! // `ns` is deleted when dropped, with everything in it, also when a test fails.
+//! ```
+//!
+//! Code runs inside a namespace on a dedicated thread that entered it with `setns`
+//! and got its own mount namespace with a fresh `/sys`, so sysfs shows the
+//! namespace's own interfaces. Async code gets a single-threaded tokio runtime built
+//! on that thread.
+
+use std::fs::File;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+
+use crate::error::{LinkError, Result};
+
+/// What a test prints when it is skipped for want of root.
+pub const SKIP_MESSAGE: &str = "skipped: needs root (creates network namespaces)";
+
+/// Whether the process runs as root.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Prints [`SKIP_MESSAGE`] and returns `true` when not root: a test calls it first and
+/// returns when it says so.
+pub fn skip_unless_root() -> bool {
+    if is_root() {
+        false
+    } else {
+        println!("{SKIP_MESSAGE}");
+        true
+    }
+}
+
+/// Runs `ip ARGS`, returning its standard output or an error with its standard error.
+pub fn ip(args: &[&str]) -> Result<String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| LinkError::Namespace(format!("cannot run ip {args:?}: {e}")))?;
+    if !output.status.success() {
+        return Err(LinkError::Namespace(format!(
+            "ip {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A network namespace named `nctest-*`, deleted (with its interfaces) on drop.
+#[derive(Debug)]
+pub struct NetNs {
+    name: String,
+}
+
+impl NetNs {
+    /// Creates a namespace with a fresh name and brings its loopback up.
+    pub fn create() -> Result<Self> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "nctest-{}-{}-{:x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            nanos
+        );
+        ip(&["netns", "add", &name])?;
+        let ns = Self { name };
+        ns.ip(&["link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The namespace's bind mount, `/var/run/netns/NAME`.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/var/run/netns").join(&self.name)
+    }
+
+    /// Runs `ip -n NAME ARGS` inside the namespace.
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+
+    /// Creates a veth pair with both ends in the namespace and brings both up.
+    pub fn add_veth(&self, name: &str, peer: &str) -> Result<()> {
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer])?;
+        self.ip(&["link", "set", name, "up"])?;
+        self.ip(&["link", "set", peer, "up"])?;
+        Ok(())
+    }
+
+    /// Runs `f` on a thread inside the namespace and returns its result.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
+        let path = self.path();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    enter(&path)?;
+                    Ok(f())
+                })
+                .join()
+                .map_err(|_| LinkError::Namespace("the thread in the namespace panicked".into()))?
+        })
+    }
+
+    /// Runs the future made by `f` on a single-threaded tokio runtime of a thread
+    /// inside the namespace.
+    pub fn run_async<T: Send, Fut: Future<Output = T>>(
+        &self,
+        f: impl FnOnce() -> Fut + Send,
+    ) -> Result<T> {
+        self.run(move || runtime().map(|rt| rt.block_on(f())))?
+    }
+
+    /// Starts the future made by `f` on a thread inside the namespace (with its own
+    /// single-threaded tokio runtime) and returns at once; join the handle for the
+    /// result. The namespace must outlive the thread's use of it.
+    pub fn spawn<T, Fut>(&self, f: impl FnOnce() -> Fut + Send + 'static) -> JoinHandle<Result<T>>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = T>,
+    {
+        let path = self.path();
+        std::thread::spawn(move || {
+            enter(&path)?;
+            Ok(runtime()?.block_on(f()))
+        })
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        if let Err(e) = ip(&["netns", "del", &self.name]) {
+            eprintln!("cannot delete network namespace {}: {e}", self.name);
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LinkError::Namespace(format!("cannot build a tokio runtime: {e}")))
+}
+
+/// Moves the calling thread into the network namespace at `path`, and into a mount
+/// namespace of its own with the namespace's sysfs at `/sys`.
+pub fn enter(path: &std::path::Path) -> Result<()> {
+    let file = File::open(path)
+        .map_err(|e| LinkError::Namespace(format!("cannot open {}: {e}", path.display())))?;
+    setns(&file, CloneFlags::CLONE_NEWNET)
+        .map_err(|e| LinkError::Namespace(format!("setns {}: {e}", path.display())))?;
+    // A private view of /sys: sysfs shows the network namespace of whoever mounts it.
+    let remount = || -> nix::Result<()> {
+        unshare(CloneFlags::CLONE_NEWNS)?;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)?;
+        umount2("/sys", MntFlags::MNT_DETACH)?;
+        mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>)
+    };
+    if let Err(e) = remount() {
+        tracing::warn!(error = %e, "cannot remount /sys in the namespace; sysfs facts stay unknown");
+    }
+    Ok(())
+}
