@@ -118,7 +118,17 @@ impl NetNs {
         Ok(())
     }
 
-    /// Runs `f` on a thread inside the namespace and returns its result.
+    /// Creates a veth pair with `name` in this namespace and `peer` in `other`, and
+    /// brings both up.
+    pub fn add_veth_to(&self, name: &str, peer: &str, other: &NetNs) -> Result<()> {
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer, "netns", other.name()])?;
+        self.ip(&["link", "set", name, "up"])?;
+        other.ip(&["link", "set", peer, "up"])?;
+        Ok(())
+    }
+
+    /// Runs `f` on a thread inside the namespace and returns its result; a panic in
+    /// `f` is resumed in the caller.
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
         let path = self.path();
         std::thread::scope(|scope| {
@@ -128,7 +138,8 @@ impl NetNs {
                     Ok(f())
                 })
                 .join()
-                .map_err(|_| LinkError::Namespace("the thread in the namespace panicked".into()))?
+                // A panic (a failed assertion) goes on in the caller's thread.
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
 
