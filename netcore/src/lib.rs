@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod resolve;
+pub mod sim;
 
 pub use bearer::{ActivationRequest, Bearer, BearerEvent, NetworkInfo, ReportSink};
 pub use error::{Error, ResolveFailure, Result};

@@ -691,7 +691,9 @@ impl HttpProxy {
             return Err(Error::invalid("invalid http proxy: the host is empty"));
         }
         let port = u16::try_from(port).map_err(|_| {
-            Error::invalid(format!("invalid http proxy: port {port} is outside 0..=65535"))
+            Error::invalid(format!(
+                "invalid http proxy: port {port} is outside 0..=65535"
+            ))
         })?;
         Ok(Self {
             host: host.to_owned(),
@@ -905,4 +907,204 @@ pub struct ProbeResultInfo {
     pub loss_rate: u8,
     /// `[min, avg, max, stddev]` of the answered probes in ms.
     pub rtt: RttStats,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn enums_keep_the_seed_numbers() {
+        let caps: Vec<u8> = NetCap::ALL.iter().map(|c| c.value()).collect();
+        assert_eq!(caps, vec![0, 11, 12, 15, 16, 17, 31]);
+        let bearers: Vec<u8> = NetBearType::ALL.iter().map(|b| b.value()).collect();
+        assert_eq!(bearers, vec![0, 1, 2, 3, 4]);
+        assert_eq!(FamilyType::Ipv6.value(), 2);
+        assert_eq!(ConversionProcess::UseStd3AsciiRules.value(), 2);
+        assert_eq!(TcpState::Closing.value(), 11);
+        assert_eq!(PacketsType::Udp.value(), 1);
+        assert_eq!(ProtocolType::Udp.value(), 17);
+        assert_eq!(NetCap::Internet.to_string(), "NET_CAPABILITY_INTERNET");
+    }
+
+    #[test]
+    fn unknown_enum_numbers_are_2100001() {
+        for bad in [-1, 1, 13, 32] {
+            assert_eq!(NetCap::try_from(bad).unwrap_err().code(), 2100001);
+        }
+        assert_eq!(NetBearType::try_from(5).unwrap_err().code(), 2100001);
+        assert_eq!(ProtocolType::try_from(7).unwrap_err().code(), 2100001);
+        assert!(serde_json::from_value::<NetBearType>(json!(9)).is_err());
+    }
+
+    #[test]
+    fn net_handle_is_0_or_at_least_100() {
+        assert!(NetHandle::new(0).unwrap().is_none());
+        assert_eq!(NetHandle::new(100).unwrap().net_id(), 100);
+        for bad in [1, 99, -1, i64::from(u32::MAX) + 1] {
+            assert_eq!(NetHandle::new(bad).unwrap_err().code(), 2100001, "{bad}");
+        }
+        let h: NetHandle = serde_json::from_value(json!({"netId": 101})).unwrap();
+        assert_eq!(serde_json::to_value(h).unwrap(), json!({"netId": 101}));
+        assert!(serde_json::from_value::<NetHandle>(json!({"netId": 42})).is_err());
+    }
+
+    #[test]
+    fn capabilities_serialize_with_seed_names() {
+        let caps = NetCapabilities {
+            link_up_bandwidth_kbps: Some(1000),
+            link_down_bandwidth_kbps: None,
+            network_cap: NetCapSet::of(&[NetCap::Validated, NetCap::Internet]),
+            bearer_types: vec![NetBearType::Wifi],
+        };
+        let v = serde_json::to_value(&caps).unwrap();
+        assert_eq!(
+            v,
+            json!({"linkUpBandwidthKbps": 1000, "networkCap": [12, 16], "bearerTypes": [1]})
+        );
+        assert_eq!(serde_json::from_value::<NetCapabilities>(v).unwrap(), caps);
+    }
+
+    #[test]
+    fn specifier_matching() {
+        let wifi = NetCapabilities {
+            network_cap: NetCapSet::of(&[NetCap::Internet, NetCap::NotMetered]),
+            bearer_types: vec![NetBearType::Wifi],
+            ..NetCapabilities::default()
+        };
+        let any = NetSpecifier::default();
+        assert!(any.matches(&wifi, None));
+        let cell_or_wifi = NetSpecifier::new(&[NetBearType::Cellular, NetBearType::Wifi], &[]);
+        assert!(cell_or_wifi.matches(&wifi, None));
+        let cell = NetSpecifier::new(&[NetBearType::Cellular], &[]);
+        assert!(!cell.matches(&wifi, None));
+        let validated = NetSpecifier::new(&[], &[NetCap::Internet, NetCap::Validated]);
+        assert!(!validated.matches(&wifi, None));
+        let id = NetSpecifier::new(&[NetBearType::Wifi], &[]).with_identifier("3");
+        assert!(id.matches(&wifi, Some("3")));
+        assert!(!id.matches(&wifi, Some("4")));
+        assert!(!id.matches(&wifi, None));
+    }
+
+    #[test]
+    fn net_address_checks_family_and_port() {
+        let a = NetAddress::parse("192.0.2.1", Some(1), Some(8080)).unwrap();
+        assert_eq!((a.family(), a.port()), (1, 8080));
+        assert_eq!(
+            serde_json::to_value(a).unwrap(),
+            json!({"address": "192.0.2.1", "family": 1, "port": 8080})
+        );
+        let v6 = NetAddress::parse("2001:db8::1", None, None).unwrap();
+        assert_eq!((v6.family(), v6.port()), (2, 0));
+        for (addr, family, port) in [
+            ("192.0.2.1", Some(2), None),
+            ("192.0.2.1", Some(3), None),
+            ("192.0.2.1", None, Some(65536)),
+            ("192.0.2.1", None, Some(-1)),
+            ("not an ip", None, None),
+            ("", None, None),
+        ] {
+            let err = NetAddress::parse(addr, family, port).unwrap_err();
+            assert_eq!(err.code(), 2100001, "{addr} {family:?} {port:?}");
+        }
+        assert!(
+            serde_json::from_value::<NetAddress>(json!({"address": "1.2.3.4", "port": 70000}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn link_address_and_route_flags() {
+        assert!(LinkAddress::new("10.0.0.1".parse().unwrap(), 33).is_err());
+        assert!(LinkAddress::new("::1".parse().unwrap(), 129).is_err());
+        let any = LinkAddress::new("0.0.0.0".parse().unwrap(), 0).unwrap();
+        let route = RouteInfo::new("eth0", any, Some("192.0.2.1".parse().unwrap()));
+        assert!(route.is_default_route && route.has_gateway);
+        let net = LinkAddress::new("192.0.2.0".parse().unwrap(), 24).unwrap();
+        let local = RouteInfo::new("eth0", net, None);
+        assert!(!local.is_default_route && !local.has_gateway);
+        assert_eq!(local.gateway.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let v = serde_json::to_value(&route).unwrap();
+        assert_eq!(v["isDefaultRoute"], json!(true));
+        assert_eq!(v["destination"]["prefixLength"], json!(0));
+    }
+
+    #[test]
+    fn link_validity_needs_address_and_default_route() {
+        let mut p = ConnectionProperties {
+            interface_name: "eth0".into(),
+            link_addresses: vec![
+                LinkAddress::new("192.0.2.5".parse().unwrap(), 24).unwrap(),
+                LinkAddress::new("fe80::1".parse().unwrap(), 64).unwrap(),
+            ],
+            ..ConnectionProperties::default()
+        };
+        p.update_link_validity();
+        assert!(!p.is_ipv4_link_valid && !p.is_ipv6_link_valid);
+        let any4 = LinkAddress::new("0.0.0.0".parse().unwrap(), 0).unwrap();
+        let any6 = LinkAddress::new("::".parse().unwrap(), 0).unwrap();
+        p.routes.push(RouteInfo::new(
+            "eth0",
+            any4,
+            Some("192.0.2.1".parse().unwrap()),
+        ));
+        p.routes.push(RouteInfo::new(
+            "eth0",
+            any6,
+            Some("fe80::ff".parse().unwrap()),
+        ));
+        p.update_link_validity();
+        assert!(p.is_ipv4_link_valid);
+        assert!(
+            !p.is_ipv6_link_valid,
+            "a link-local address alone is not enough"
+        );
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["isIPv4LinkValid"], json!(true));
+    }
+
+    #[test]
+    fn http_proxy_validation() {
+        let p = HttpProxy::new("proxy.test", 8080, vec!["a.test".into()]).unwrap();
+        assert_eq!(p.credentials(), None);
+        assert_eq!(HttpProxy::new("", 80, vec![]).unwrap_err().code(), 2100001);
+        assert_eq!(
+            HttpProxy::new("p", 65536, vec![]).unwrap_err().code(),
+            2100001
+        );
+        let with_user: HttpProxy = serde_json::from_value(
+            json!({"host": "p", "port": 1, "exclusionList": [], "username": "u"}),
+        )
+        .unwrap();
+        assert_eq!(with_user.credentials(), None, "username alone is not used");
+        let both: HttpProxy = serde_json::from_value(
+            json!({"host": "p", "port": 1, "exclusionList": [], "username": "u", "password": "pw"}),
+        )
+        .unwrap();
+        assert_eq!(both.credentials(), Some(("u", "pw")));
+        assert!(
+            serde_json::from_value::<HttpProxy>(
+                json!({"host": "p", "port": -5, "exclusionList": []})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn traceroute_options_range() {
+        assert_eq!(TraceRouteOptions::default().max_jump_number(), 30);
+        assert!(TraceRouteOptions::new(1, PacketsType::Udp).is_ok());
+        for bad in [0, 31, -3] {
+            assert_eq!(
+                TraceRouteOptions::new(bad, PacketsType::Icmp)
+                    .unwrap_err()
+                    .code(),
+                2100001
+            );
+        }
+        let o: TraceRouteOptions = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(o, TraceRouteOptions::default());
+        assert!(serde_json::from_value::<TraceRouteOptions>(json!({"maxJumpNumber": 31})).is_err());
+    }
 }

@@ -15,6 +15,5 @@ pub trait Resolve: Send + Sync {
     /// the default network when `net` is [`NetHandle::NONE`]). Fails with
     /// [`crate::Error::Resolve`] when the name cannot be resolved and with
     /// [`crate::Error::InvalidValue`] when `host` is not a valid name.
-    async fn resolve(&self, net: NetHandle, host: &str, family: FamilyType)
-    -> Result<Vec<IpAddr>>;
+    async fn resolve(&self, net: NetHandle, host: &str, family: FamilyType) -> Result<Vec<IpAddr>>;
 }

@@ -322,9 +322,13 @@ impl Engine {
                 }
             }
             BearerEvent::Gone { key } => {
-                let net = self.by_key.get(&(bearer, key.clone())).copied().ok_or_else(|| {
-                    Error::invalid(format!("bearer {} has no network {key:?}", bearer.0))
-                })?;
+                let net = self
+                    .by_key
+                    .get(&(bearer, key.clone()))
+                    .copied()
+                    .ok_or_else(|| {
+                        Error::invalid(format!("bearer {} has no network {key:?}", bearer.0))
+                    })?;
                 self.remove_network(net, now);
                 Ok(net)
             }
@@ -594,7 +598,9 @@ impl Engine {
         let current = request.satisfier;
         if target == current {
             match (target, changed) {
-                (Some(net), Some((changed_net, changes))) if net == changed_net && changes.any() => {
+                (Some(net), Some((changed_net, changes)))
+                    if net == changed_net && changes.any() =>
+                {
                     self.emit_changes(id, net, changes)
                 }
                 (None, _) => self.request_activation(id),
@@ -998,10 +1004,17 @@ fn check_report(bearer_type: NetBearType, key: &str, info: &NetworkInfo) -> Resu
         return bad(format!("a name of {} bytes", long.len()));
     }
     if info.properties.domains.len() > MAX_NAME_LEN * 16 {
-        return bad(format!("domains of {} bytes", info.properties.domains.len()));
+        return bad(format!(
+            "domains of {} bytes",
+            info.properties.domains.len()
+        ));
     }
     let p = &info.properties;
-    let longest = p.link_addresses.len().max(p.routes.len()).max(p.dnses.len());
+    let longest = p
+        .link_addresses
+        .len()
+        .max(p.routes.len())
+        .max(p.dnses.len());
     if longest > MAX_LIST_LEN {
         return bad(format!("a list of {longest} entries"));
     }

@@ -54,7 +54,11 @@ pub(crate) fn select(
     };
     keep_if_any(&mut left, |c| !poor(c));
 
-    if let Some(best) = left.iter().map(|c| config.profile.rank(c.bearer_type)).min() {
+    if let Some(best) = left
+        .iter()
+        .map(|c| config.profile.rank(c.bearer_type))
+        .min()
+    {
         left.retain(|c| config.profile.rank(c.bearer_type) == best);
     }
 

@@ -283,7 +283,10 @@ fn later_changes_give_change_events_alone() {
     let mut info = wifi();
     info.properties.mtu = 1280;
     h.change("wlan0", info.clone());
-    assert_eq!(h.take(conn), vec![format!("netConnectionPropertiesChange({w})")]);
+    assert_eq!(
+        h.take(conn),
+        vec![format!("netConnectionPropertiesChange({w})")]
+    );
 
     info.link_down_bandwidth_kbps = Some(100_000);
     h.change("wlan0", info.clone());
@@ -331,7 +334,10 @@ fn timeout_gives_unavailable_once_and_nothing_after() {
     assert_eq!(h.take(conn), vec!["netUnavailable"]);
     h.up("wwan0", cell());
     h.advance(Duration::from_secs(10));
-    assert!(h.take(conn).is_empty(), "a timed-out request gets no more events");
+    assert!(
+        h.take(conn).is_empty(),
+        "a timed-out request gets no more events"
+    );
 }
 
 #[test]
@@ -376,10 +382,7 @@ fn registering_twice_is_2101008_and_changes_nothing() {
     h.up("wlan0", wifi());
     let conn = h.register(None, 0);
     h.take(conn);
-    let err = h
-        .engine
-        .register(APP, conn, None, 0, h.now)
-        .unwrap_err();
+    let err = h.engine.register(APP, conn, None, 0, h.now).unwrap_err();
     assert_eq!(err.code(), 2101008);
     h.sync();
     assert!(h.take(conn).is_empty());
@@ -497,10 +500,11 @@ fn unsatisfied_request_asks_the_right_bearers_once() {
     );
     // An unrelated change does not ask again.
     h.up("wlan0", wifi());
-    assert!(!h
-        .take_actions()
-        .iter()
-        .any(|a| matches!(a, Action::Activate { .. })));
+    assert!(
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Activate { .. }))
+    );
     // Satisfied, then lost: it asks again.
     h.up("wwan1", cell().with_identifier("slot1"));
     h.down(NetBearType::Cellular, "wwan1");
@@ -518,7 +522,9 @@ fn unsatisfied_request_asks_the_right_bearers_once() {
 fn vpn_and_internet_less_networks_are_never_default() {
     let mut h = Harness::new();
     h.up_validated("tun0", NetworkInfo::new(NetBearType::Vpn, "tun0"));
-    let mms_only = cell().with_capability(NetCap::Internet, false).with_capability(NetCap::Mms, true);
+    let mms_only = cell()
+        .with_capability(NetCap::Internet, false)
+        .with_capability(NetCap::Mms, true);
     h.up("wwan0", mms_only);
     assert_eq!(h.engine.default_net(), NetHandle::NONE);
     let w = h.up("wlan0", wifi());
@@ -532,7 +538,11 @@ fn default_follows_priority_and_validation() {
     let c = h.up_validated("wwan0", cell());
     assert_eq!(h.engine.default_net(), c);
     let w = h.up("wlan0", wifi());
-    assert_eq!(h.engine.default_net(), c, "an unvalidated Wi-Fi does not win yet");
+    assert_eq!(
+        h.engine.default_net(),
+        c,
+        "an unvalidated Wi-Fi does not win yet"
+    );
     h.check(w, ValidationResult::Validated);
     assert_eq!(h.engine.default_net(), w);
     let e = h.up_validated("eth0", eth());
@@ -560,9 +570,10 @@ fn default_change_is_an_action() {
     let mut h = Harness::new();
     h.take_actions();
     let w = h.up("wlan0", wifi());
-    assert!(h
-        .take_actions()
-        .contains(&Action::DefaultNetworkChanged { net: w }));
+    assert!(
+        h.take_actions()
+            .contains(&Action::DefaultNetworkChanged { net: w })
+    );
     h.down(NetBearType::Wifi, "wlan0");
     assert!(h.take_actions().contains(&Action::DefaultNetworkChanged {
         net: NetHandle::NONE
@@ -684,10 +695,19 @@ fn stale_results_are_refused() {
         .validation_result(w, first, ValidationResult::Validated, h.now)
         .unwrap_err();
     assert_eq!(err.code(), 2100001);
-    assert!(!h.engine.net_capabilities(w).unwrap().network_cap.contains(NetCap::Validated));
+    assert!(
+        !h.engine
+            .net_capabilities(w)
+            .unwrap()
+            .network_cap
+            .contains(NetCap::Validated)
+    );
     let attempt = h.attempts[&w];
     h.down(NetBearType::Wifi, "wlan0");
-    assert!(h.take_actions().contains(&Action::CancelValidation { net: w }));
+    assert!(
+        h.take_actions()
+            .contains(&Action::CancelValidation { net: w })
+    );
     let err = h
         .engine
         .validation_result(w, attempt, ValidationResult::Validated, h.now)
@@ -702,14 +722,21 @@ fn report_net_connected_rechecks_now() {
     h.take_actions();
     h.engine.report_net_connected(w, h.now).unwrap();
     h.sync();
-    assert!(h
-        .take_actions()
-        .contains(&Action::StartValidation { net: w, attempt: 2 }));
+    assert!(
+        h.take_actions()
+            .contains(&Action::StartValidation { net: w, attempt: 2 })
+    );
     let caps = h.engine.net_capabilities(w).unwrap();
     assert!(caps.network_cap.contains(NetCap::CheckingConnectivity));
-    assert!(caps.network_cap.contains(NetCap::Validated), "kept while rechecking");
+    assert!(
+        caps.network_cap.contains(NetCap::Validated),
+        "kept while rechecking"
+    );
     assert_eq!(
-        h.engine.report_net_connected(id(555), h.now).unwrap_err().code(),
+        h.engine
+            .report_net_connected(id(555), h.now)
+            .unwrap_err()
+            .code(),
         2100001
     );
     assert_eq!(
@@ -732,7 +759,11 @@ fn old_default_is_released_after_linger_unless_needed_again() {
     h.check(w, ValidationResult::Validated);
     assert_eq!(h.engine.default_net(), w);
     h.advance(Duration::from_secs(29));
-    assert!(!h.take_actions().iter().any(|a| matches!(a, Action::Release { .. })));
+    assert!(
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Release { .. }))
+    );
     h.advance(Duration::from_secs(1));
     assert_eq!(
         h.take_actions(),
@@ -750,7 +781,11 @@ fn old_default_is_released_after_linger_unless_needed_again() {
     let spec = NetSpecifier::new(&[NetBearType::Cellular], &[]);
     h.register(Some(spec), 0);
     h.advance(Duration::from_secs(60));
-    assert!(!h.take_actions().iter().any(|a| matches!(a, Action::Release { .. })));
+    assert!(
+        !h.take_actions()
+            .iter()
+            .any(|a| matches!(a, Action::Release { .. }))
+    );
 }
 
 // ----- app binding -----
@@ -764,9 +799,10 @@ fn set_app_net_binds_unbinds_and_is_per_app() {
     assert_eq!(h.engine.app_net(APP), w);
     assert_eq!(h.engine.app_net(OTHER_APP), NetHandle::NONE);
     h.sync();
-    assert!(h
-        .take_actions()
-        .contains(&Action::AppNetworkChanged { app: APP, net: w }));
+    assert!(
+        h.take_actions()
+            .contains(&Action::AppNetworkChanged { app: APP, net: w })
+    );
     let err = h.engine.set_app_net(APP, id(999)).unwrap_err();
     assert_eq!(err.code(), 2100001);
     assert_eq!(h.engine.app_net(APP), w, "a refused call changes nothing");
@@ -838,12 +874,41 @@ fn malformed_reports_are_refused_and_change_nothing() {
     let w = h.up("wlan0", wifi());
     let before = h.engine.snapshot(w).unwrap();
     let cases = [
-        (h.wifi, BearerEvent::Changed { key: "wlan0".into(), info: wifi().with_quality(101) }),
-        (h.wifi, BearerEvent::Changed { key: "wlan0".into(), info: cell() }),
-        (h.wifi, BearerEvent::Appeared { key: String::new(), info: wifi() }),
-        (h.wifi, BearerEvent::Appeared { key: "k".repeat(300), info: wifi() }),
+        (
+            h.wifi,
+            BearerEvent::Changed {
+                key: "wlan0".into(),
+                info: wifi().with_quality(101),
+            },
+        ),
+        (
+            h.wifi,
+            BearerEvent::Changed {
+                key: "wlan0".into(),
+                info: cell(),
+            },
+        ),
+        (
+            h.wifi,
+            BearerEvent::Appeared {
+                key: String::new(),
+                info: wifi(),
+            },
+        ),
+        (
+            h.wifi,
+            BearerEvent::Appeared {
+                key: "k".repeat(300),
+                info: wifi(),
+            },
+        ),
         (h.wifi, BearerEvent::Gone { key: "nope".into() }),
-        (BearerId(99), BearerEvent::Gone { key: "wlan0".into() }),
+        (
+            BearerId(99),
+            BearerEvent::Gone {
+                key: "wlan0".into(),
+            },
+        ),
     ];
     for (bearer, event) in cases {
         let err = h.engine.bearer_event(bearer, event, h.now).unwrap_err();
@@ -851,8 +916,17 @@ fn malformed_reports_are_refused_and_change_nothing() {
     }
     let mut too_many = wifi();
     too_many.properties.dnses = vec![NetAddress::new("192.0.2.1".parse().unwrap(), 53); 2000];
-    let event = BearerEvent::Changed { key: "wlan0".into(), info: too_many };
-    assert_eq!(h.engine.bearer_event(h.wifi, event, h.now).unwrap_err().code(), 2100001);
+    let event = BearerEvent::Changed {
+        key: "wlan0".into(),
+        info: too_many,
+    };
+    assert_eq!(
+        h.engine
+            .bearer_event(h.wifi, event, h.now)
+            .unwrap_err()
+            .code(),
+        2100001
+    );
     assert_eq!(h.engine.snapshot(w).unwrap(), before);
     assert_eq!(h.engine.all_nets(), vec![w]);
 }
@@ -878,5 +952,8 @@ fn remove_app_drops_its_requests_and_binding() {
     h.engine.remove_app(APP, h.now);
     assert_eq!(h.engine.request_count(APP), 0);
     assert_eq!(h.engine.app_net(APP), NetHandle::NONE);
-    assert_eq!(h.engine.unregister(conn, h.now).unwrap_err().code(), 2101007);
+    assert_eq!(
+        h.engine.unregister(conn, h.now).unwrap_err().code(),
+        2101007
+    );
 }
