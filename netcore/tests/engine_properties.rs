@@ -232,7 +232,7 @@ impl World {
                     self.attempts.remove(&net);
                     continue;
                 }
-                Output::Action(_) => continue,
+                Output::Action(_) | Output::Observed(_) => continue,
                 Output::Event { connection, event } => (connection, event),
             };
             let seen = self.seen.get_mut(&id);

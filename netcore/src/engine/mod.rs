@@ -186,6 +186,7 @@ pub struct Engine {
     timers: BTreeMap<TimerKey, Timer>,
     timer_seq: u64,
     outputs: VecDeque<Output>,
+    observe_all: bool,
 }
 
 impl Default for Engine {
@@ -209,6 +210,7 @@ impl Engine {
             timers: BTreeMap::new(),
             timer_seq: 0,
             outputs: VecDeque::new(),
+            observe_all: false,
         }
     }
 
@@ -267,6 +269,18 @@ impl Engine {
         self.outputs.push_back(Output::Event { connection, event });
     }
 
+    /// Turns on (or off) [`Output::Observed`]: the events of every network, as a
+    /// request matching every network would see them, for monitors.
+    pub fn observe_all(&mut self, on: bool) {
+        self.observe_all = on;
+    }
+
+    fn observe(&mut self, event: impl FnOnce() -> NetEvent) {
+        if self.observe_all {
+            self.outputs.push_back(Output::Observed(event()));
+        }
+    }
+
     fn act(&mut self, action: Action) {
         self.outputs.push_back(Output::Action(action));
     }
@@ -280,9 +294,17 @@ impl Engine {
         id
     }
 
-    /// Removes a bearer (it failed or was unloaded): its networks go.
+    /// Removes a bearer (it was unloaded): its networks go.
     pub fn remove_bearer(&mut self, bearer: BearerId, now: Instant) -> Result<()> {
-        if self.bearers.remove(&bearer).is_none() {
+        self.clear_bearer(bearer, now)?;
+        self.bearers.remove(&bearer);
+        Ok(())
+    }
+
+    /// A bearer failed (its peer went away, it crashed): its networks go, the bearer
+    /// stays known so that it can report again when it is restarted.
+    pub fn clear_bearer(&mut self, bearer: BearerId, now: Instant) -> Result<()> {
+        if !self.bearers.contains_key(&bearer) {
             return Err(Error::invalid(format!("no bearer {}", bearer.0)));
         }
         let gone: Vec<NetHandle> = self
@@ -370,6 +392,12 @@ impl Engine {
         tracing::debug!(net = %handle, key, "network appeared");
         self.networks.insert(handle, network);
         self.by_key.insert((bearer, key), handle);
+        if self.observe_all {
+            let outputs = &mut self.outputs;
+            if let Some(network) = self.networks.get(&handle) {
+                available_events(network, handle, |e| outputs.push_back(Output::Observed(e)));
+            }
+        }
         if check {
             self.act(Action::StartValidation {
                 net: handle,
@@ -422,6 +450,7 @@ impl Engine {
         };
         tracing::debug!(%net, key = network.key, "network gone");
         self.by_key.remove(&(network.bearer, network.key));
+        self.observe(|| NetEvent::Lost(net));
         if let Some(key) = network.validation.recheck_timer {
             self.timers.remove(&key);
         }
@@ -537,6 +566,14 @@ impl Engine {
     /// events of every change. `changed` names a network whose capabilities,
     /// properties or blocked state changed: requests it keeps serving are told.
     fn reassign(&mut self, now: Instant, changed: Option<(NetHandle, Changes)>) {
+        if let Some((net, changes)) = changed.filter(|_| self.observe_all) {
+            let outputs = &mut self.outputs;
+            if let Some(network) = self.networks.get(&net) {
+                change_events(network, net, changes, |e| {
+                    outputs.push_back(Output::Observed(e))
+                });
+            }
+        }
         let previous_default = self.default;
         let candidates: Vec<Candidate> = self
             .networks
@@ -634,56 +671,26 @@ impl Engine {
     }
 
     fn emit_available(&mut self, id: ConnectionId, net: NetHandle) {
-        let Some(network) = self.networks.get(&net) else {
-            return;
-        };
-        let caps = NetCapabilityInfo {
-            net_handle: net,
-            net_cap: Arc::clone(&network.caps),
-        };
-        let props = NetConnectionPropertyInfo {
-            net_handle: net,
-            connection_properties: Arc::clone(&network.props),
-        };
-        let blocked = network.info.blocked;
-        self.emit(id, NetEvent::Available(net));
-        self.emit(id, NetEvent::CapabilitiesChange(caps));
-        self.emit(id, NetEvent::ConnectionPropertiesChange(props));
-        if blocked {
-            self.emit(
-                id,
-                NetEvent::BlockStatusChange(NetBlockStatusInfo {
-                    net_handle: net,
-                    blocked,
-                }),
-            );
+        let outputs = &mut self.outputs;
+        if let Some(network) = self.networks.get(&net) {
+            available_events(network, net, |event| {
+                outputs.push_back(Output::Event {
+                    connection: id,
+                    event,
+                })
+            });
         }
     }
 
     fn emit_changes(&mut self, id: ConnectionId, net: NetHandle, changes: Changes) {
-        let Some(network) = self.networks.get(&net) else {
-            return;
-        };
-        let caps = changes.caps.then(|| NetCapabilityInfo {
-            net_handle: net,
-            net_cap: Arc::clone(&network.caps),
-        });
-        let props = changes.props.then(|| NetConnectionPropertyInfo {
-            net_handle: net,
-            connection_properties: Arc::clone(&network.props),
-        });
-        let blocked = changes.blocked.then_some(NetBlockStatusInfo {
-            net_handle: net,
-            blocked: network.info.blocked,
-        });
-        if let Some(caps) = caps {
-            self.emit(id, NetEvent::CapabilitiesChange(caps));
-        }
-        if let Some(props) = props {
-            self.emit(id, NetEvent::ConnectionPropertiesChange(props));
-        }
-        if let Some(blocked) = blocked {
-            self.emit(id, NetEvent::BlockStatusChange(blocked));
+        let outputs = &mut self.outputs;
+        if let Some(network) = self.networks.get(&net) {
+            change_events(network, net, changes, |event| {
+                outputs.push_back(Output::Event {
+                    connection: id,
+                    event,
+                })
+            });
         }
     }
 
@@ -981,6 +988,48 @@ impl Engine {
     /// The network a bearer's key names, if connected.
     pub fn network_of(&self, bearer: BearerId, key: &str) -> Option<NetHandle> {
         self.by_key.get(&(bearer, key.to_owned())).copied()
+    }
+}
+
+/// Passes `netAvailable`, `netCapabilitiesChange`, `netConnectionPropertiesChange`
+/// of `network`, and `netBlockStatusChange` when it is blocked, to `push`.
+fn available_events(network: &Network, net: NetHandle, mut push: impl FnMut(NetEvent)) {
+    push(NetEvent::Available(net));
+    let changes = Changes {
+        caps: true,
+        props: true,
+        blocked: network.info.blocked,
+    };
+    change_events(network, net, changes, push);
+}
+
+/// Passes the change events of `network` for what `changes` names, in the seed's
+/// order, to `push`.
+fn change_events(
+    network: &Network,
+    net: NetHandle,
+    changes: Changes,
+    mut push: impl FnMut(NetEvent),
+) {
+    if changes.caps {
+        push(NetEvent::CapabilitiesChange(NetCapabilityInfo {
+            net_handle: net,
+            net_cap: Arc::clone(&network.caps),
+        }));
+    }
+    if changes.props {
+        push(NetEvent::ConnectionPropertiesChange(
+            NetConnectionPropertyInfo {
+                net_handle: net,
+                connection_properties: Arc::clone(&network.props),
+            },
+        ));
+    }
+    if changes.blocked {
+        push(NetEvent::BlockStatusChange(NetBlockStatusInfo {
+            net_handle: net,
+            blocked: network.info.blocked,
+        }));
     }
 }
 

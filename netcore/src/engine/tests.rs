@@ -17,6 +17,7 @@ struct Harness {
     vpn: BearerId,
     events: HashMap<ConnectionId, Vec<NetEvent>>,
     actions: Vec<Action>,
+    observed: Vec<NetEvent>,
     attempts: HashMap<NetHandle, u32>,
     next_connection: u64,
 }
@@ -46,6 +47,7 @@ impl Harness {
             vpn,
             events: HashMap::new(),
             actions: Vec::new(),
+            observed: Vec::new(),
             attempts: HashMap::new(),
             next_connection: 1,
         }
@@ -67,6 +69,7 @@ impl Harness {
                 Output::Event { connection, event } => {
                     self.events.entry(connection).or_default().push(event)
                 }
+                Output::Observed(event) => self.observed.push(event),
                 Output::Action(action) => {
                     if let Action::StartValidation { net, attempt } = action {
                         self.attempts.insert(net, attempt);
@@ -956,4 +959,33 @@ fn remove_app_drops_its_requests_and_binding() {
         h.engine.unregister(conn, h.now).unwrap_err().code(),
         2101007
     );
+}
+
+// ----- observing every network -----
+
+#[test]
+fn observe_all_sees_every_network_in_seed_order() {
+    let mut h = Harness::new();
+    h.up("wlan0", wifi());
+    assert!(h.observed.is_empty(), "off by default");
+    h.engine.observe_all(true);
+    let c = h.up("wwan0", cell());
+    let w = id(100);
+    h.check(w, ValidationResult::Validated);
+    h.down(NetBearType::Cellular, "wwan0");
+    h.engine.clear_bearer(h.wifi, h.now).unwrap();
+    h.sync();
+    let names: Vec<String> = h
+        .observed
+        .iter()
+        .map(|e| format!("{}({})", e.name(), e.net_handle().unwrap()))
+        .collect();
+    let mut expected = full_sequence(c.net_id());
+    expected.push(format!("netCapabilitiesChange({w})"));
+    expected.push(format!("netLost({c})"));
+    expected.push(format!("netLost({w})"));
+    assert_eq!(names, expected);
+    // A cleared bearer stays known and can report again.
+    let again = h.up("wlan0", wifi());
+    assert_eq!(again.net_id(), 102);
 }

@@ -239,6 +239,9 @@ pub enum Output {
     },
     /// An action for the shell.
     Action(Action),
+    /// An event of some network, for monitors; only with
+    /// [`Engine::observe_all`](super::Engine::observe_all).
+    Observed(NetEvent),
 }
 
 /// The validation state of a network, for display.
