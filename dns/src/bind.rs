@@ -40,7 +40,12 @@ impl BoundRuntime {
 }
 
 /// A socket of `addr`'s family bound to `interface` when one is given.
-fn new_socket(addr: &SocketAddr, kind: Type, proto: Protocol, interface: Option<&str>) -> io::Result<Socket> {
+fn new_socket(
+    addr: &SocketAddr,
+    kind: Type,
+    proto: Protocol,
+    interface: Option<&str>,
+) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(*addr), kind, Some(proto))?;
     if let Some(interface) = interface {
         socket.bind_device(Some(interface.as_bytes()))?;
@@ -83,7 +88,12 @@ impl RuntimeProvider for BoundRuntime {
     ) -> Pin<Box<dyn Send + Future<Output = io::Result<Self::Tcp>>>> {
         let interface = self.interface.clone();
         Box::pin(async move {
-            let socket = new_socket(&server_addr, Type::STREAM, Protocol::TCP, interface.as_deref())?;
+            let socket = new_socket(
+                &server_addr,
+                Type::STREAM,
+                Protocol::TCP,
+                interface.as_deref(),
+            )?;
             if let Some(bind_addr) = bind_addr {
                 socket.bind(&bind_addr.into())?;
             }
@@ -107,7 +117,12 @@ impl RuntimeProvider for BoundRuntime {
     ) -> Pin<Box<dyn Send + Future<Output = io::Result<Self::Udp>>>> {
         let interface = self.interface.clone();
         Box::pin(async move {
-            let socket = new_socket(&server_addr, Type::DGRAM, Protocol::UDP, interface.as_deref())?;
+            let socket = new_socket(
+                &server_addr,
+                Type::DGRAM,
+                Protocol::UDP,
+                interface.as_deref(),
+            )?;
             socket.bind(&local_addr.into())?;
             UdpSocket::from_std(socket.into())
         })

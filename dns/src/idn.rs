@@ -36,10 +36,18 @@ pub fn get_dns_ascii(host: &str, flag: ConversionProcess) -> Result<String> {
     check_raw(host)?;
     let (deny, hyphens) = rules_of(flag);
     let uts46 = Uts46::new();
-    match uts46.to_ascii(host.as_bytes(), deny, hyphens, DnsLength::VerifyAllowRootDot) {
+    match uts46.to_ascii(
+        host.as_bytes(),
+        deny,
+        hyphens,
+        DnsLength::VerifyAllowRootDot,
+    ) {
         Ok(ascii) => Ok(ascii.into_owned()),
         Err(_) if flag == ConversionProcess::AllowUnassigned => ascii_allowing_unassigned(host),
-        Err(_) => Err(invalid_name(host, "is not a valid internationalized domain name")),
+        Err(_) => Err(invalid_name(
+            host,
+            "is not a valid internationalized domain name",
+        )),
     }
 }
 
@@ -63,7 +71,10 @@ pub fn get_dns_unicode(host: &str, flag: ConversionProcess) -> Result<String> {
     match outcome {
         Ok(()) => Ok(unicode.into_owned()),
         Err(_) if flag == ConversionProcess::AllowUnassigned => unicode_allowing_unassigned(host),
-        Err(_) => Err(invalid_name(host, "is not a valid internationalized domain name")),
+        Err(_) => Err(invalid_name(
+            host,
+            "is not a valid internationalized domain name",
+        )),
     }
 }
 
@@ -184,8 +195,11 @@ fn unicode_allowing_unassigned(host: &str) -> Result<String> {
         let lower = label.to_ascii_lowercase();
         match lower.strip_prefix("xn--") {
             Some(encoded) => {
+                // A valid A-label decodes to something non-ASCII that encodes back to
+                // the same label.
                 let decoded = idna::punycode::decode_to_string(encoded)
-                    .filter(|d| !d.is_empty() && !d.chars().any(char::is_control))
+                    .filter(|d| !d.is_ascii() && !d.chars().any(char::is_control))
+                    .filter(|d| idna::punycode::encode_str(d).as_deref() == Some(encoded))
                     .ok_or_else(|| invalid_name(host, "has invalid Punycode"))?;
                 labels.push(decoded);
             }
@@ -200,7 +214,11 @@ fn unicode_allowing_unassigned(host: &str) -> Result<String> {
 fn invalid_name(host: &str, why: &str) -> Error {
     const SHOWN: usize = 80;
     let shown: String = host.chars().take(SHOWN).collect();
-    let ellipsis = if host.chars().count() > SHOWN { "..." } else { "" };
+    let ellipsis = if host.chars().count() > SHOWN {
+        "..."
+    } else {
+        ""
+    };
     Error::invalid(format!("host name {shown:?}{ellipsis} {why}"))
 }
 

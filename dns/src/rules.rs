@@ -37,7 +37,9 @@ impl RuleTable {
     /// Validates a rule and returns its key and addresses without storing it.
     pub(crate) fn parse<S: AsRef<str>>(host: &str, ips: &[S]) -> Result<(String, Arc<[IpAddr]>)> {
         if host.trim().is_empty() {
-            return Err(Error::Parameter("the host of a custom DNS rule is empty".into()));
+            return Err(Error::Parameter(
+                "the host of a custom DNS rule is empty".into(),
+            ));
         }
         if ips.is_empty() {
             return Err(Error::Parameter(format!(
@@ -110,10 +112,19 @@ mod tests {
         assert_eq!(RuleTable::parse("", &["1.2.3.4"]).unwrap_err().code(), 401);
         let none: [&str; 0] = [];
         assert_eq!(RuleTable::parse("a.com", &none).unwrap_err().code(), 401);
-        assert_eq!(RuleTable::parse("a.com", &["1.2.3"]).unwrap_err().code(), 2_100_001);
-        assert_eq!(RuleTable::parse("a..com", &["1.2.3.4"]).unwrap_err().code(), 2_100_001);
+        assert_eq!(
+            RuleTable::parse("a.com", &["1.2.3"]).unwrap_err().code(),
+            2_100_001
+        );
+        assert_eq!(
+            RuleTable::parse("a..com", &["1.2.3.4"]).unwrap_err().code(),
+            2_100_001
+        );
         let (key, ips) = RuleTable::parse("A.Com.", &["1.2.3.4", "::1", "1.2.3.4"]).unwrap();
         assert_eq!(key, "a.com");
-        assert_eq!(&*ips, &["1.2.3.4".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(
+            &*ips,
+            &["1.2.3.4".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]
+        );
     }
 }

@@ -223,7 +223,11 @@ impl DnsService {
         }
         let mut servers: Vec<SocketAddr> = Vec::new();
         for dns in &properties.dnses {
-            let port = if dns.port() == 0 { DNS_PORT } else { dns.port() };
+            let port = if dns.port() == 0 {
+                DNS_PORT
+            } else {
+                dns.port()
+            };
             let server = SocketAddr::new(dns.ip(), port);
             if !servers.contains(&server) && servers.len() < self.inner.config.max_servers {
                 servers.push(server);
@@ -307,7 +311,12 @@ impl DnsService {
     /// [`Error::InvalidValue`] (2100001) for an invalid host name, an address that is
     /// not an IP address, more than [`crate::MAX_ADDRESSES_PER_RULE`] addresses or
     /// more than [`crate::MAX_RULES_PER_APP`] rules.
-    pub fn add_custom_dns_rule<S: AsRef<str>>(&self, app: AppId, host: &str, ips: &[S]) -> Result<()> {
+    pub fn add_custom_dns_rule<S: AsRef<str>>(
+        &self,
+        app: AppId,
+        host: &str,
+        ips: &[S],
+    ) -> Result<()> {
         let (key, ips) = RuleTable::parse(host, ips)?;
         debug!(%app, host = key, ?ips, "custom DNS rule added");
         self.state().rules.insert(app, key, ips)
@@ -321,7 +330,9 @@ impl DnsService {
     /// (2100001) for an invalid host name.
     pub fn remove_custom_dns_rule(&self, app: AppId, host: &str) -> Result<()> {
         if host.trim().is_empty() {
-            return Err(Error::Parameter("the host of a custom DNS rule is empty".into()));
+            return Err(Error::Parameter(
+                "the host of a custom DNS rule is empty".into(),
+            ));
         }
         let key = lookup_form(host)?;
         let removed = self.state().rules.remove(app, &key);
@@ -413,7 +424,13 @@ impl DnsService {
 
     /// Under the lock: answers from a rule or the cache, joins queries in flight and
     /// starts the missing ones.
-    fn plan(&self, app: Option<AppId>, net: Option<NetHandle>, name: &str, family: FamilyType) -> Result<Plan> {
+    fn plan(
+        &self,
+        app: Option<AppId>,
+        net: Option<NetHandle>,
+        name: &str,
+        family: FamilyType,
+    ) -> Result<Plan> {
         let no_network = || Error::Resolve {
             host: name.to_owned(),
             failure: ResolveFailure::NoNetwork,
@@ -581,7 +598,12 @@ fn combine(outcomes: Vec<Outcome>) -> std::result::Result<Vec<IpAddr>, Failure> 
 }
 
 /// The resolver of a network with `servers`, bound to `interface`.
-fn build_upstream(net: NetHandle, servers: &[SocketAddr], interface: &str, config: &DnsConfig) -> Upstream {
+fn build_upstream(
+    net: NetHandle,
+    servers: &[SocketAddr],
+    interface: &str,
+    config: &DnsConfig,
+) -> Upstream {
     if servers.is_empty() {
         return Upstream::NoServers;
     }
@@ -618,31 +640,50 @@ fn build_upstream(net: NetHandle, servers: &[SocketAddr], interface: &str, confi
         Ok(resolver) => Upstream::Ready(Arc::new(resolver)),
         Err(e) => {
             warn!(%net, error = %e, "cannot build the network's resolver");
-            Upstream::Unusable(format!("the resolver of network {net} cannot be built: {e}"))
+            Upstream::Unusable(format!(
+                "the resolver of network {net} cannot be built: {e}"
+            ))
         }
     }
 }
 
 /// Asks the network's servers; the outcome and how long it may be cached.
-async fn query_upstream(resolver: &Resolver<BoundRuntime>, key: &QueryKey, config: &DnsConfig) -> (Outcome, Duration) {
-    let record_type = if key.ipv6 { RecordType::AAAA } else { RecordType::A };
+async fn query_upstream(
+    resolver: &Resolver<BoundRuntime>,
+    key: &QueryKey,
+    config: &DnsConfig,
+) -> (Outcome, Duration) {
+    let record_type = if key.ipv6 {
+        RecordType::AAAA
+    } else {
+        RecordType::A
+    };
     let name = match Name::from_ascii(format!("{}.", key.name)) {
         Ok(name) => name,
         Err(e) => {
             return (
-                Err(Failure::Internal(format!("{:?} is not a DNS name: {e}", key.name))),
+                Err(Failure::Internal(format!(
+                    "{:?} is not a DNS name: {e}",
+                    key.name
+                ))),
                 Duration::ZERO,
             );
         }
     };
     // hickory bounds each attempt; this bounds the whole query whatever happens.
     let attempts = u32::try_from(config.attempts.saturating_add(1)).unwrap_or(u32::MAX);
-    let deadline = config.timeout.saturating_mul(attempts).saturating_add(Duration::from_secs(1));
+    let deadline = config
+        .timeout
+        .saturating_mul(attempts)
+        .saturating_add(Duration::from_secs(1));
     let result = match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
         Ok(result) => result,
         Err(_) => {
             debug!(name = key.name, "DNS query hit its overall deadline");
-            return (Err(Failure::Resolve(ResolveFailure::Timeout)), Duration::ZERO);
+            return (
+                Err(Failure::Resolve(ResolveFailure::Timeout)),
+                Duration::ZERO,
+            );
         }
     };
     match result {
@@ -667,7 +708,10 @@ async fn query_upstream(resolver: &Resolver<BoundRuntime>, key: &QueryKey, confi
             if ips.is_empty() {
                 // An answer without an address of the family: "no such name" for it,
                 // not cached (there was no SOA to say for how long).
-                return (Err(Failure::Resolve(ResolveFailure::NotFound)), Duration::ZERO);
+                return (
+                    Err(Failure::Resolve(ResolveFailure::NotFound)),
+                    Duration::ZERO,
+                );
             }
             let ttl = Duration::from_secs(u64::from(ttl)).min(config.max_positive_ttl);
             (Ok(ips.into()), ttl)

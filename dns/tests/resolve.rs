@@ -49,8 +49,14 @@ fn failure(result: netcore::Result<impl std::fmt::Debug>) -> ResolveFailure {
 async fn two_networks() -> (DnsService, TestServer, TestServer, Arc<ManualClock>) {
     let a = TestServer::start("127.0.0.1").await;
     let b = TestServer::start("127.0.0.2").await;
-    a.set("shared.test", Answer::Addresses(vec![ip("10.0.0.1"), ip("fd00::1")], 300));
-    b.set("shared.test", Answer::Addresses(vec![ip("10.0.0.2"), ip("fd00::2")], 300));
+    a.set(
+        "shared.test",
+        Answer::Addresses(vec![ip("10.0.0.1"), ip("fd00::1")], 300),
+    );
+    b.set(
+        "shared.test",
+        Answer::Addresses(vec![ip("10.0.0.2"), ip("fd00::2")], 300),
+    );
     let clock = Arc::new(ManualClock::new());
     let dns = service(&clock);
     let iface = loopback_interface();
@@ -86,7 +92,10 @@ async fn each_network_resolves_with_its_own_servers() {
         .unwrap();
     assert_eq!(default, addrs(&["10.0.0.1"]));
     dns.set_app_network(APP, net(101));
-    let bound = dns.get_addresses_by_name(APP, None, "shared.test", ipv4()).await.unwrap();
+    let bound = dns
+        .get_addresses_by_name(APP, None, "shared.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(bound, addrs(&["10.0.0.2"]));
     let other = dns
         .get_addresses_by_name(OTHER_APP, None, "shared.test", ipv4())
@@ -108,21 +117,35 @@ async fn family_types_and_first_address() {
         family: FamilyType::Ipv6,
     };
     assert_eq!(
-        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", v6).await.unwrap(),
+        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", v6)
+            .await
+            .unwrap(),
         addrs(&["fd00::1"])
     );
-    assert_eq!(a.count("shared.test", RecordType::A), 0, "IPv6 only asks AAAA");
     assert_eq!(
-        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap(),
+        a.count("shared.test", RecordType::A),
+        0,
+        "IPv6 only asks AAAA"
+    );
+    assert_eq!(
+        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+            .await
+            .unwrap(),
         addrs(&["10.0.0.1"])
     );
-    let first = dns.get_address_by_name(APP, Some(net(101)), "shared.test").await.unwrap();
+    let first = dns
+        .get_address_by_name(APP, Some(net(101)), "shared.test")
+        .await
+        .unwrap();
     assert_eq!(first, NetAddress::new(ip("10.0.0.2"), 0));
 
     // Only IPv4 exists: asking IPv6 is "no such name", All gives the IPv4 one.
     a.set("v4only.test", Answer::Addresses(vec![ip("10.9.9.9")], 300));
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, Some(net(100)), "v4only.test", v6).await),
+        failure(
+            dns.get_addresses_by_name(APP, Some(net(100)), "v4only.test", v6)
+                .await
+        ),
         ResolveFailure::NotFound
     );
     assert_eq!(
@@ -134,7 +157,9 @@ async fn family_types_and_first_address() {
     // IP literals come back as they are, without a query.
     let before = a.total();
     assert_eq!(
-        dns.get_addresses_by_name(APP, None, "192.0.2.1", QueryOptions::default()).await.unwrap(),
+        dns.get_addresses_by_name(APP, None, "192.0.2.1", QueryOptions::default())
+            .await
+            .unwrap(),
         addrs(&["192.0.2.1"])
     );
     assert_eq!(a.total(), before);
@@ -146,11 +171,17 @@ async fn failures_are_told_apart() {
     a.set("missing.test", Answer::NxDomain(30));
     a.set("broken.test", Answer::ServFail);
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, None, "missing.test", ipv4()).await),
+        failure(
+            dns.get_addresses_by_name(APP, None, "missing.test", ipv4())
+                .await
+        ),
         ResolveFailure::NotFound
     );
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, None, "broken.test", ipv4()).await),
+        failure(
+            dns.get_addresses_by_name(APP, None, "broken.test", ipv4())
+                .await
+        ),
         ResolveFailure::ServerFailure
     );
     let err = dns
@@ -170,20 +201,36 @@ async fn failures_are_told_apart() {
     };
     dns.set_network(net(102), &props).unwrap();
     let started = std::time::Instant::now();
-    let result = dns.get_addresses_by_name(APP, Some(net(102)), "any.test", ipv4()).await;
+    let result = dns
+        .get_addresses_by_name(APP, Some(net(102)), "any.test", ipv4())
+        .await;
     assert_eq!(failure(result), ResolveFailure::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // No default network; a network without servers; an unknown handle.
     let lonely = DnsService::new(quick_config());
     assert_eq!(
-        failure(lonely.get_addresses_by_name(APP, None, "a.test", ipv4()).await),
+        failure(
+            lonely
+                .get_addresses_by_name(APP, None, "a.test", ipv4())
+                .await
+        ),
         ResolveFailure::NoNetwork
     );
-    lonely.set_network(net(100), &ConnectionProperties::default()).unwrap();
+    lonely
+        .set_network(net(100), &ConnectionProperties::default())
+        .unwrap();
     lonely.set_default_network(net(100));
     assert_eq!(
-        failure(lonely.get_addresses_by_name(APP, None, "a.test", ipv4()).await),
+        failure(
+            lonely
+                .get_addresses_by_name(APP, None, "a.test", ipv4())
+                .await
+        ),
         ResolveFailure::NoNetwork
     );
     let unknown = lonely
@@ -220,14 +267,17 @@ async fn bad_host_names_fail_without_a_query() {
 #[tokio::test]
 async fn rules_answer_first_and_only_for_their_app() {
     let (dns, a, _b, _) = two_networks().await;
-    dns.add_custom_dns_rule(APP, "Shared.Test", &["192.0.2.7", "2001:db8::7"]).unwrap();
+    dns.add_custom_dns_rule(APP, "Shared.Test", &["192.0.2.7", "2001:db8::7"])
+        .unwrap();
     let mine = dns
         .get_addresses_by_name(APP, Some(net(100)), "shared.test", QueryOptions::default())
         .await
         .unwrap();
     assert_eq!(mine, addrs(&["192.0.2.7", "2001:db8::7"]));
     assert_eq!(
-        dns.get_addresses_by_name(APP, Some(net(101)), "shared.test", ipv4()).await.unwrap(),
+        dns.get_addresses_by_name(APP, Some(net(101)), "shared.test", ipv4())
+            .await
+            .unwrap(),
         addrs(&["192.0.2.7"]),
         "a rule holds on every network"
     );
@@ -240,32 +290,54 @@ async fn rules_answer_first_and_only_for_their_app() {
         .unwrap();
     assert_eq!(theirs, addrs(&["10.0.0.1"]));
     // System lookups (the Resolve trait) see no app's rule.
-    let system = Resolve::resolve(&dns, net(100), "shared.test", FamilyType::Ipv4).await.unwrap();
+    let system = Resolve::resolve(&dns, net(100), "shared.test", FamilyType::Ipv4)
+        .await
+        .unwrap();
     assert_eq!(system, vec![ip("10.0.0.1")]);
 
     // A rule for a name the server does not know; remove; clear.
-    dns.add_custom_dns_rule(APP, "only-rule.test", &["192.0.2.8"]).unwrap();
+    dns.add_custom_dns_rule(APP, "only-rule.test", &["192.0.2.8"])
+        .unwrap();
     assert_eq!(
-        dns.get_address_by_name(APP, None, "only-rule.test").await.unwrap(),
+        dns.get_address_by_name(APP, None, "only-rule.test")
+            .await
+            .unwrap(),
         NetAddress::new(ip("192.0.2.8"), 0)
     );
     dns.remove_custom_dns_rule(APP, "shared.test").unwrap();
     assert_eq!(
-        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap(),
+        dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+            .await
+            .unwrap(),
         addrs(&["10.0.0.1"])
     );
     dns.clear_custom_dns_rules(APP);
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, None, "only-rule.test", ipv4()).await),
+        failure(
+            dns.get_addresses_by_name(APP, None, "only-rule.test", ipv4())
+                .await
+        ),
         ResolveFailure::NotFound
     );
 
     // Bad rules, with the seed's codes.
     let none: [&str; 0] = [];
-    assert_eq!(dns.add_custom_dns_rule(APP, "", &["1.2.3.4"]).unwrap_err().code(), 401);
-    assert_eq!(dns.add_custom_dns_rule(APP, "x.test", &none).unwrap_err().code(), 401);
     assert_eq!(
-        dns.add_custom_dns_rule(APP, "x.test", &["1.2.3.4", "not-an-ip"]).unwrap_err().code(),
+        dns.add_custom_dns_rule(APP, "", &["1.2.3.4"])
+            .unwrap_err()
+            .code(),
+        401
+    );
+    assert_eq!(
+        dns.add_custom_dns_rule(APP, "x.test", &none)
+            .unwrap_err()
+            .code(),
+        401
+    );
+    assert_eq!(
+        dns.add_custom_dns_rule(APP, "x.test", &["1.2.3.4", "not-an-ip"])
+            .unwrap_err()
+            .code(),
         2_100_001
     );
     assert_eq!(dns.remove_custom_dns_rule(APP, "").unwrap_err().code(), 401);
@@ -281,25 +353,40 @@ async fn cache_honours_ttl_with_an_injected_clock() {
     let (dns, a, _b, clock) = two_networks().await;
     a.set("ttl.test", Answer::Addresses(vec![ip("10.1.1.1")], 60));
     for _ in 0..3 {
-        let got = dns.get_addresses_by_name(APP, None, "ttl.test", ipv4()).await.unwrap();
+        let got = dns
+            .get_addresses_by_name(APP, None, "ttl.test", ipv4())
+            .await
+            .unwrap();
         assert_eq!(got, addrs(&["10.1.1.1"]));
     }
-    assert_eq!(a.count("ttl.test", RecordType::A), 1, "answered from the cache");
+    assert_eq!(
+        a.count("ttl.test", RecordType::A),
+        1,
+        "answered from the cache"
+    );
 
     // Before the TTL runs out the cache answers, even though the server changed.
     a.set("ttl.test", Answer::Addresses(vec![ip("10.1.1.2")], 60));
     clock.advance(Duration::from_secs(59));
-    let got = dns.get_addresses_by_name(APP, None, "ttl.test", ipv4()).await.unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, None, "ttl.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(got, addrs(&["10.1.1.1"]));
     assert_eq!(a.count("ttl.test", RecordType::A), 1);
     // After it, the server is asked again.
     clock.advance(Duration::from_secs(2));
-    let got = dns.get_addresses_by_name(APP, None, "ttl.test", ipv4()).await.unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, None, "ttl.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(got, addrs(&["10.1.1.2"]));
     assert_eq!(a.count("ttl.test", RecordType::A), 2);
 
     // The cache is per network: the other network asks its own server.
-    let _ = dns.get_addresses_by_name(APP, Some(net(101)), "ttl.test", ipv4()).await;
+    let _ = dns
+        .get_addresses_by_name(APP, Some(net(101)), "ttl.test", ipv4())
+        .await;
     assert_eq!(a.count("ttl.test", RecordType::A), 2);
 }
 
@@ -309,7 +396,10 @@ async fn negative_answers_are_cached_for_the_soa_ttl() {
     a.set("gone.test", Answer::NxDomain(30));
     for _ in 0..2 {
         assert_eq!(
-            failure(dns.get_addresses_by_name(APP, None, "gone.test", ipv4()).await),
+            failure(
+                dns.get_addresses_by_name(APP, None, "gone.test", ipv4())
+                    .await
+            ),
             ResolveFailure::NotFound
         );
     }
@@ -317,12 +407,17 @@ async fn negative_answers_are_cached_for_the_soa_ttl() {
     a.set("gone.test", Answer::Addresses(vec![ip("10.2.2.2")], 60));
     clock.advance(Duration::from_secs(29));
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, None, "gone.test", ipv4()).await),
+        failure(
+            dns.get_addresses_by_name(APP, None, "gone.test", ipv4())
+                .await
+        ),
         ResolveFailure::NotFound
     );
     clock.advance(Duration::from_secs(2));
     assert_eq!(
-        dns.get_addresses_by_name(APP, None, "gone.test", ipv4()).await.unwrap(),
+        dns.get_addresses_by_name(APP, None, "gone.test", ipv4())
+            .await
+            .unwrap(),
         addrs(&["10.2.2.2"])
     );
     assert_eq!(a.count("gone.test", RecordType::A), 2);
@@ -330,7 +425,9 @@ async fn negative_answers_are_cached_for_the_soa_ttl() {
     // Server failures are not cached.
     a.set("flaky.test", Answer::ServFail);
     for _ in 0..2 {
-        let _ = dns.get_addresses_by_name(APP, None, "flaky.test", ipv4()).await;
+        let _ = dns
+            .get_addresses_by_name(APP, None, "flaky.test", ipv4())
+            .await;
     }
     assert_eq!(a.count("flaky.test", RecordType::A), 2);
 }
@@ -338,15 +435,26 @@ async fn negative_answers_are_cached_for_the_soa_ttl() {
 #[tokio::test]
 async fn cache_is_flushed_when_servers_change_or_network_goes() {
     let (dns, a, b, _) = two_networks().await;
-    let got = dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(got, addrs(&["10.0.0.1"]));
     // Same properties again: nothing changes, the cache still answers.
-    dns.set_network(net(100), &a.properties(loopback_interface())).unwrap();
-    let _ = dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap();
+    dns.set_network(net(100), &a.properties(loopback_interface()))
+        .unwrap();
+    let _ = dns
+        .get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(a.count("shared.test", RecordType::A), 1);
     // Network 100 now uses server b: flushed, and answered by b.
-    dns.set_network(net(100), &b.properties(loopback_interface())).unwrap();
-    let got = dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap();
+    dns.set_network(net(100), &b.properties(loopback_interface()))
+        .unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(got, addrs(&["10.0.0.2"]));
     assert_eq!(b.count("shared.test", RecordType::A), 1);
     // Network 100 goes: lookups on it fail, and when it comes back its cache is empty.
@@ -357,12 +465,19 @@ async fn cache_is_flushed_when_servers_change_or_network_goes() {
         .unwrap_err();
     assert_eq!(gone.code(), 2_100_001, "{gone}");
     assert_eq!(
-        failure(dns.get_addresses_by_name(APP, None, "shared.test", ipv4()).await),
+        failure(
+            dns.get_addresses_by_name(APP, None, "shared.test", ipv4())
+                .await
+        ),
         ResolveFailure::NoNetwork,
         "the default network is gone"
     );
-    dns.set_network(net(100), &b.properties(loopback_interface())).unwrap();
-    let _ = dns.get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4()).await.unwrap();
+    dns.set_network(net(100), &b.properties(loopback_interface()))
+        .unwrap();
+    let _ = dns
+        .get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
+        .await
+        .unwrap();
     assert_eq!(b.count("shared.test", RecordType::A), 2);
 }
 
@@ -379,19 +494,27 @@ async fn identical_concurrent_lookups_share_one_query() {
     let lookups = (0..20).map(|i| {
         let dns = dns.clone();
         let app = AppId(20_000 + i);
-        tokio::spawn(async move { dns.get_addresses_by_name(app, None, "slow.test", ipv4()).await })
+        tokio::spawn(async move {
+            dns.get_addresses_by_name(app, None, "slow.test", ipv4())
+                .await
+        })
     });
     for result in futures::future::join_all(lookups).await {
         assert_eq!(result.unwrap().unwrap(), addrs(&["10.3.3.3"]));
     }
-    assert_eq!(a.count("slow.test", RecordType::A), 1, "one upstream query for 20 lookups");
+    assert_eq!(
+        a.count("slow.test", RecordType::A),
+        1,
+        "one upstream query for 20 lookups"
+    );
 }
 
 #[tokio::test]
 async fn binding_to_a_missing_interface_is_a_clear_error() {
     let a = TestServer::start("127.0.0.1").await;
     let dns = DnsService::new(quick_config());
-    dns.set_network(net(100), &a.properties("nc-no-such0")).unwrap();
+    dns.set_network(net(100), &a.properties("nc-no-such0"))
+        .unwrap();
     let err = dns
         .get_addresses_by_name(APP, Some(net(100)), "shared.test", ipv4())
         .await

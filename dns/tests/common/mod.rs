@@ -8,12 +8,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hickory_net::runtime::Time;
 use hickory_proto::op::{Metadata, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
 use hickory_server::zone_handler::MessageResponseBuilder;
-use hickory_net::runtime::Time;
 use netcore::{ConnectionProperties, NetAddress, NetHandle};
 
 /// What the server answers for a name.
@@ -50,7 +50,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on `ip` (a loopback address) at a free port.
     pub async fn start(ip: &str) -> Self {
-        let socket = tokio::net::UdpSocket::bind((ip, 0)).await.unwrap();
+        Self::start_at(ip, 0).await
+    }
+
+    /// Starts a server on `ip` (a loopback address) at `port` (0: a free one).
+    pub async fn start_at(ip: &str, port: u16) -> Self {
+        let socket = tokio::net::UdpSocket::bind((ip, port)).await.unwrap();
         let addr = socket.local_addr().unwrap();
         let handler = Handler::default();
         let table = handler.table.clone();
@@ -65,13 +70,21 @@ impl TestServer {
 
     /// Sets the answer for `name` (lower case, without the trailing dot).
     pub fn set(&self, name: &str, answer: Answer) {
-        self.table.lock().unwrap().answers.insert(name.to_owned(), answer);
+        self.table
+            .lock()
+            .unwrap()
+            .answers
+            .insert(name.to_owned(), answer);
     }
 
     /// How many queries of `rtype` for `name` the server got.
     pub fn count(&self, name: &str, rtype: RecordType) -> usize {
         let table = self.table.lock().unwrap();
-        table.counts.get(&(name.to_owned(), rtype)).copied().unwrap_or(0)
+        table
+            .counts
+            .get(&(name.to_owned(), rtype))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The total number of queries the server got.
@@ -109,7 +122,11 @@ impl RequestHandler for Handler {
         let mut answer = {
             let mut table = self.table.lock().unwrap();
             *table.counts.entry((key.clone(), rtype)).or_default() += 1;
-            table.answers.get(&key).cloned().unwrap_or(Answer::NxDomain(0))
+            table
+                .answers
+                .get(&key)
+                .cloned()
+                .unwrap_or(Answer::NxDomain(0))
         };
         while let Answer::Delayed(delay, inner) = answer {
             tokio::time::sleep(delay).await;
@@ -131,7 +148,11 @@ impl RequestHandler for Handler {
                     .map(|rdata| Record::from_rdata(qname.clone(), ttl, rdata))
                     .collect();
                 let soa = soa_record(60);
-                let soa_section: Vec<&Record> = if records.is_empty() { vec![&soa] } else { vec![] };
+                let soa_section: Vec<&Record> = if records.is_empty() {
+                    vec![&soa]
+                } else {
+                    vec![]
+                };
                 let response = builder.build(metadata, records.iter(), [], soa_section, []);
                 response_handle.send_response(response).await.unwrap()
             }
