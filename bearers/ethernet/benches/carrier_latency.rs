@@ -31,10 +31,16 @@ impl Rig {
     /// Starts the bearer and a watcher on threads of their own (in this thread's
     /// namespace, which new threads inherit).
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (bearer_tx, bearer) = mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             let config = EthernetConfig {
                 allow: vec!["b0".into()],
                 ..EthernetConfig::default()
@@ -47,7 +53,10 @@ impl Rig {
         });
         let (kernel_tx, kernel) = mpsc::channel();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let mut watcher = LinkWatcher::start().await.unwrap();
                 let mut carrier = watcher.state().link_by_name("b0").map(|l| l.has_carrier());
@@ -106,7 +115,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn bench(c: &mut Criterion) {
     let mut rig = Rig::start();
     let mut group = c.benchmark_group("carrier_change");
-    group.sample_size(50).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(5));
     group.bench_function("kernel_notification", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| rig.flap().0).sum())
     });

@@ -68,7 +68,10 @@ impl Bearer for EthernetBearer {
             let event = watcher.next_event().await.inspect_err(|e| {
                 tracing::warn!(error = %e, "ethernet bearer lost the kernel");
             })?;
-            if matches!(event, LinkEvent::NeighbourChanged(_) | LinkEvent::NeighbourRemoved(_)) {
+            if matches!(
+                event,
+                LinkEvent::NeighbourChanged(_) | LinkEvent::NeighbourRemoved(_)
+            ) {
                 continue;
             }
             sync(&watcher);

@@ -107,20 +107,36 @@ impl EthernetConfig {
             )));
         }
         for (name, section) in &self.interfaces {
-            let bad = |what: String| Err(Error::invalid(format!("ethernet interface {name:?}: {what}")));
+            let bad = |what: String| {
+                Err(Error::invalid(format!(
+                    "ethernet interface {name:?}: {what}"
+                )))
+            };
             if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
-                return bad("is not a valid interface name (1 to 15 bytes, no '/' or spaces)".into());
+                return bad(
+                    "is not a valid interface name (1 to 15 bytes, no '/' or spaces)".into(),
+                );
             }
             if section.dns.len() > MAX_ENTRIES || section.domains.len() > MAX_ENTRIES {
                 return bad(format!("more than {MAX_ENTRIES} DNS servers or domains"));
             }
-            if let Some(d) = section.domains.iter().find(|d| d.is_empty() || d.contains([',', ' '])) {
+            if let Some(d) = section
+                .domains
+                .iter()
+                .find(|d| d.is_empty() || d.contains([',', ' ']))
+            {
                 return bad(format!("domain {d:?} is empty or has ',' or spaces"));
             }
-            for (family, static_ip, v4) in [("ipv4", &section.ipv4, true), ("ipv6", &section.ipv6, false)] {
+            for (family, static_ip, v4) in [
+                ("ipv4", &section.ipv4, true),
+                ("ipv6", &section.ipv6, false),
+            ] {
                 let Some(s) = static_ip else { continue };
                 if s.address.is_ipv4() != v4 {
-                    return bad(format!("{family}.address {} is not an {family} address", s.address));
+                    return bad(format!(
+                        "{family}.address {} is not an {family} address",
+                        s.address
+                    ));
                 }
                 if let Some(g) = s.gateway
                     && g.is_ipv4() != v4
@@ -147,7 +163,10 @@ mod tests {
         assert!(filter.admits("veth1"));
         assert!(!filter.admits("docker0"));
         assert!(!filter.admits("br-1234"));
-        assert_eq!(EthernetConfig::from_json("{}").unwrap(), EthernetConfig::default());
+        assert_eq!(
+            EthernetConfig::from_json("{}").unwrap(),
+            EthernetConfig::default()
+        );
     }
 
     #[test]
@@ -161,7 +180,10 @@ mod tests {
         .unwrap();
         let eth0 = &config.interfaces["eth0"];
         assert_eq!(eth0.dns.len(), 2);
-        assert_eq!(eth0.ipv4.as_ref().unwrap().gateway, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            eth0.ipv4.as_ref().unwrap().gateway,
+            Some("192.0.2.1".parse().unwrap())
+        );
         assert_eq!(eth0.ipv6.as_ref().unwrap().prefix_length, 64);
     }
 
@@ -171,11 +193,26 @@ mod tests {
             (r#"{"allow":["eth[0]"]}"#, "eth[0]"),
             (r#"{"deny":[""]}"#, "is empty"),
             (r#"{"alow":["*"]}"#, "unknown field"),
-            (r#"{"interfaces":{"eth0":{"dns":["not-an-ip"]}}}"#, "invalid IP address"),
-            (r#"{"interfaces":{"eth0":{"ipv4":{"address":"2001:db8::1","prefix_length":64}}}}"#, "not an ipv4"),
-            (r#"{"interfaces":{"eth0":{"ipv4":{"address":"192.0.2.1","prefix_length":33}}}}"#, "prefix length 33"),
-            (r#"{"interfaces":{"eth0":{"ipv6":{"address":"2001:db8::1","prefix_length":64,"gateway":"192.0.2.1"}}}}"#, "ipv6.gateway"),
-            (r#"{"interfaces":{"an/interface":{}}}"#, "not a valid interface name"),
+            (
+                r#"{"interfaces":{"eth0":{"dns":["not-an-ip"]}}}"#,
+                "invalid IP address",
+            ),
+            (
+                r#"{"interfaces":{"eth0":{"ipv4":{"address":"2001:db8::1","prefix_length":64}}}}"#,
+                "not an ipv4",
+            ),
+            (
+                r#"{"interfaces":{"eth0":{"ipv4":{"address":"192.0.2.1","prefix_length":33}}}}"#,
+                "prefix length 33",
+            ),
+            (
+                r#"{"interfaces":{"eth0":{"ipv6":{"address":"2001:db8::1","prefix_length":64,"gateway":"192.0.2.1"}}}}"#,
+                "ipv6.gateway",
+            ),
+            (
+                r#"{"interfaces":{"an/interface":{}}}"#,
+                "not a valid interface name",
+            ),
             (r#"{"interfaces":{"eth0":{"domains":["a,b"]}}}"#, "domain"),
             ("[1,2]", "ethernet configuration"),
         ] {

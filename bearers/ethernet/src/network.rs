@@ -19,7 +19,9 @@ pub fn is_ethernet_class(link: &Link) -> bool {
         return false;
     }
     match &link.kind {
-        LinkKind::Device | LinkKind::Veth | LinkKind::Vlan | LinkKind::Bond | LinkKind::Bridge => true,
+        LinkKind::Device | LinkKind::Veth | LinkKind::Vlan | LinkKind::Bond | LinkKind::Bridge => {
+            true
+        }
         LinkKind::Other(kind) => matches!(kind.as_str(), "macvlan" | "ipvlan" | "team"),
         _ => false,
     }
@@ -27,7 +29,11 @@ pub fn is_ethernet_class(link: &Link) -> bool {
 
 /// The network of `link` from the addresses and main-table routes in `state`, plus
 /// the interface's section of the configuration.
-pub fn network_of(link: &Link, state: &LinkState, section: Option<&InterfaceConfig>) -> NetworkInfo {
+pub fn network_of(
+    link: &Link,
+    state: &LinkState,
+    section: Option<&InterfaceConfig>,
+) -> NetworkInfo {
     let mut info = NetworkInfo::new(NetBearType::Ethernet, &link.name);
     let props = &mut info.properties;
     props.mtu = link.mtu;
@@ -42,7 +48,11 @@ pub fn network_of(link: &Link, state: &LinkState, section: Option<&InterfaceConf
     }
     for route in state.routes_of(link.index, Route::MAIN_TABLE) {
         match LinkAddress::new(route.destination, i64::from(route.prefix_len)) {
-            Ok(destination) => props.routes.push(RouteInfo::new(&link.name, destination, route.gateway)),
+            Ok(destination) => {
+                props
+                    .routes
+                    .push(RouteInfo::new(&link.name, destination, route.gateway))
+            }
             Err(e) => tracing::warn!(interface = %link.name, error = %e, "skipping a route"),
         }
     }
@@ -70,7 +80,10 @@ pub fn network_of(link: &Link, state: &LinkState, section: Option<&InterfaceConf
         props.dnses = section.dns.iter().map(|ip| NetAddress::from(*ip)).collect();
         props.domains = section.domains.join(",");
     }
-    for (what, len) in [("addresses", props.link_addresses.len()), ("routes", props.routes.len())] {
+    for (what, len) in [
+        ("addresses", props.link_addresses.len()),
+        ("routes", props.routes.len()),
+    ] {
         if len > MAX_LIST_LEN {
             tracing::warn!(interface = %link.name, what, len, "too many; reporting the first {MAX_LIST_LEN}");
         }
@@ -86,17 +99,29 @@ pub fn network_of(link: &Link, state: &LinkState, section: Option<&InterfaceConf
 
 /// Every Ethernet network in `state`: Ethernet-class links admitted by `filter` that
 /// have carrier, by interface name.
-pub fn networks(state: &LinkState, config: &EthernetConfig, filter: &InterfaceFilter) -> BTreeMap<String, NetworkInfo> {
+pub fn networks(
+    state: &LinkState,
+    config: &EthernetConfig,
+    filter: &InterfaceFilter,
+) -> BTreeMap<String, NetworkInfo> {
     state
         .links()
         .filter(|l| is_ethernet_class(l) && l.has_carrier() && filter.admits(&l.name))
-        .map(|l| (l.name.clone(), network_of(l, state, config.interfaces.get(&l.name))))
+        .map(|l| {
+            (
+                l.name.clone(),
+                network_of(l, state, config.interfaces.get(&l.name)),
+            )
+        })
         .collect()
 }
 
 /// The reports that take a consumer from `old` to `new`: `Gone` for networks that
 /// went, then `Appeared` for new ones and `Changed` for changed ones, by name.
-pub fn diff(old: &BTreeMap<String, NetworkInfo>, new: &BTreeMap<String, NetworkInfo>) -> Vec<BearerEvent> {
+pub fn diff(
+    old: &BTreeMap<String, NetworkInfo>,
+    new: &BTreeMap<String, NetworkInfo>,
+) -> Vec<BearerEvent> {
     let gone = old
         .keys()
         .filter(|k| !new.contains_key(*k))
@@ -120,7 +145,9 @@ mod tests {
     use super::*;
     use crate::config::StaticIp;
     use netcore::NetCap;
-    use netcore_link::{Address, HardwareAddress, LinkCounters, LinkEvent, OperState, RouteKind, RouteOrigin};
+    use netcore_link::{
+        Address, HardwareAddress, LinkCounters, LinkEvent, OperState, RouteKind, RouteOrigin,
+    };
     use std::net::IpAddr;
 
     fn ip(s: &str) -> IpAddr {
@@ -137,7 +164,11 @@ mod tests {
             running: carrier,
             loopback: false,
             wireless: false,
-            oper_state: if carrier { OperState::Up } else { OperState::LowerLayerDown },
+            oper_state: if carrier {
+                OperState::Up
+            } else {
+                OperState::LowerLayerDown
+            },
             mtu: 1500,
             mac: Some(HardwareAddress(vec![2, 0, 0, 0, 0, index as u8])),
             speed_mbps: Some(1000),
@@ -191,11 +222,26 @@ mod tests {
     fn ethernet_class_excludes_wireless_loopback_and_tunnels() {
         assert!(is_ethernet_class(&link(1, "eth0", LinkKind::Device, true)));
         assert!(is_ethernet_class(&link(1, "veth0", LinkKind::Veth, true)));
-        assert!(is_ethernet_class(&link(1, "mv0", LinkKind::Other("macvlan".into()), true)));
+        assert!(is_ethernet_class(&link(
+            1,
+            "mv0",
+            LinkKind::Other("macvlan".into()),
+            true
+        )));
         assert!(!is_ethernet_class(&link(1, "tun0", LinkKind::Tun, true)));
         assert!(!is_ethernet_class(&link(1, "tap0", LinkKind::Tap, true)));
-        assert!(!is_ethernet_class(&link(1, "wg0", LinkKind::Wireguard, true)));
-        assert!(!is_ethernet_class(&link(1, "ifb0", LinkKind::Other("ifb".into()), true)));
+        assert!(!is_ethernet_class(&link(
+            1,
+            "wg0",
+            LinkKind::Wireguard,
+            true
+        )));
+        assert!(!is_ethernet_class(&link(
+            1,
+            "ifb0",
+            LinkKind::Other("ifb".into()),
+            true
+        )));
         let mut wlan = link(1, "wlan0", LinkKind::Device, true);
         wlan.wireless = true;
         assert!(!is_ethernet_class(&wlan));
@@ -217,13 +263,22 @@ mod tests {
         assert_eq!(p.interface_name, "eth0");
         assert_eq!(p.mtu, 1500);
         // The tentative IPv6 address is not usable yet.
-        assert_eq!(p.link_addresses, vec![LinkAddress::new(ip("192.0.2.10"), 24).unwrap()]);
+        assert_eq!(
+            p.link_addresses,
+            vec![LinkAddress::new(ip("192.0.2.10"), 24).unwrap()]
+        );
         // Main table only: the table-100 route is not the network's.
         assert_eq!(p.routes.len(), 2);
         let default = p.routes.iter().find(|r| r.is_default_route).unwrap();
         assert!(default.has_gateway);
         assert_eq!(default.gateway.ip(), ip("192.0.2.1"));
-        assert!(!p.routes.iter().find(|r| !r.is_default_route).unwrap().has_gateway);
+        assert!(
+            !p.routes
+                .iter()
+                .find(|r| !r.is_default_route)
+                .unwrap()
+                .has_gateway
+        );
         assert!(p.is_ipv4_link_valid);
         assert!(!p.is_ipv6_link_valid);
         assert_eq!(info.link_up_bandwidth_kbps, Some(1_000_000));
@@ -244,18 +299,45 @@ mod tests {
         let p = &info.properties;
         assert_eq!(p.dnses, vec![NetAddress::from(ip("192.0.2.53"))]);
         assert_eq!(p.domains, "example.net,example.org");
-        assert!(p.link_addresses.contains(&LinkAddress::new(ip("2001:db8:1::10"), 64).unwrap()));
-        assert!(p.routes.iter().any(|r| r.is_default_route && r.gateway.ip() == ip("2001:db8:1::1")));
+        assert!(
+            p.link_addresses
+                .contains(&LinkAddress::new(ip("2001:db8:1::10"), 64).unwrap())
+        );
+        assert!(
+            p.routes
+                .iter()
+                .any(|r| r.is_default_route && r.gateway.ip() == ip("2001:db8:1::1"))
+        );
         assert!(p.is_ipv6_link_valid);
     }
 
     #[test]
     fn networks_need_carrier_class_and_filter() {
         let mut s = state();
-        s.apply(&LinkEvent::LinkChanged(link(3, "eth1", LinkKind::Device, false)));
-        s.apply(&LinkEvent::LinkChanged(link(4, "tun0", LinkKind::Tun, true)));
-        s.apply(&LinkEvent::LinkChanged(link(5, "veth7", LinkKind::Veth, true)));
-        s.apply(&LinkEvent::LinkChanged(link(6, "docker0", LinkKind::Bridge, true)));
+        s.apply(&LinkEvent::LinkChanged(link(
+            3,
+            "eth1",
+            LinkKind::Device,
+            false,
+        )));
+        s.apply(&LinkEvent::LinkChanged(link(
+            4,
+            "tun0",
+            LinkKind::Tun,
+            true,
+        )));
+        s.apply(&LinkEvent::LinkChanged(link(
+            5,
+            "veth7",
+            LinkKind::Veth,
+            true,
+        )));
+        s.apply(&LinkEvent::LinkChanged(link(
+            6,
+            "docker0",
+            LinkKind::Bridge,
+            true,
+        )));
         let config = EthernetConfig::default();
         let filter = config.check().unwrap();
         let names: Vec<_> = networks(&s, &config, &filter).into_keys().collect();
@@ -272,8 +354,16 @@ mod tests {
             i.properties.mtu = mtu;
             i
         };
-        let old: BTreeMap<_, _> = [("a".to_string(), info("a", 1500)), ("b".into(), info("b", 1500))].into();
-        let new: BTreeMap<_, _> = [("b".to_string(), info("b", 1400)), ("c".into(), info("c", 1500))].into();
+        let old: BTreeMap<_, _> = [
+            ("a".to_string(), info("a", 1500)),
+            ("b".into(), info("b", 1500)),
+        ]
+        .into();
+        let new: BTreeMap<_, _> = [
+            ("b".to_string(), info("b", 1400)),
+            ("c".into(), info("c", 1500)),
+        ]
+        .into();
         let events = diff(&old, &new);
         assert_eq!(
             events,

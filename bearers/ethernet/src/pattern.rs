@@ -94,7 +94,11 @@ pub struct InterfaceFilter {
 impl InterfaceFilter {
     /// A filter from pattern texts, each checked by [`Pattern::new`].
     pub fn new<S: AsRef<str>>(allow: &[S], deny: &[S]) -> Result<Self, Error> {
-        let parse = |list: &[S]| list.iter().map(|s| Pattern::new(s.as_ref())).collect::<Result<Vec<_>, _>>();
+        let parse = |list: &[S]| {
+            list.iter()
+                .map(|s| Pattern::new(s.as_ref()))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Self {
             allow: parse(allow)?,
             deny: parse(deny)?,
@@ -121,7 +125,7 @@ mod tests {
         assert!(m("eth*", "eth"));
         assert!(!m("eth*", "veth0"));
         assert!(m("*eth*", "veth0"));
-        assert!(m("en?s1", "enp0s1") == false);
+        assert!(!m("en?s1", "enp0s1"));
         assert!(m("enp?s1", "enp0s1"));
         assert!(!m("enp?s1", "enp10s1"));
         assert!(m("*", ""));
@@ -159,7 +163,11 @@ mod tests {
         assert!(f.admits("veth1"));
         assert!(!f.admits("veth90"));
         assert!(!f.admits("wlan0"));
-        assert!(!InterfaceFilter::new::<&str>(&[], &[]).unwrap().admits("eth0"));
+        assert!(
+            !InterfaceFilter::new::<&str>(&[], &[])
+                .unwrap()
+                .admits("eth0")
+        );
         assert!(InterfaceFilter::new(&["ok*"], &["bad["]).is_err());
     }
 }

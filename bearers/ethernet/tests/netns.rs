@@ -55,9 +55,14 @@ impl Running {
         loop {
             let event = self.next(what);
             let event_key = match &event {
-                BearerEvent::Appeared { key, .. } | BearerEvent::Changed { key, .. } | BearerEvent::Gone { key } => key,
+                BearerEvent::Appeared { key, .. }
+                | BearerEvent::Changed { key, .. }
+                | BearerEvent::Gone { key } => key,
             };
-            assert_eq!(event_key, key, "unexpected report while waiting for {what}: {event:?}");
+            assert_eq!(
+                event_key, key,
+                "unexpected report while waiting for {what}: {event:?}"
+            );
             match &event {
                 BearerEvent::Changed { info, .. } if skip(info) => continue,
                 _ => return event,
@@ -99,8 +104,10 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
     let ns = NetNs::create().unwrap();
     ns.add_veth("e0", "e0p").unwrap();
     ns.add_veth("x0", "x0p").unwrap();
-    ns.ip(&["addr", "add", "10.66.0.1/24", "dev", "e0"]).unwrap();
-    ns.ip(&["route", "add", "default", "via", "10.66.0.254", "dev", "e0"]).unwrap();
+    ns.ip(&["addr", "add", "10.66.0.1/24", "dev", "e0"])
+        .unwrap();
+    ns.ip(&["route", "add", "default", "via", "10.66.0.254", "dev", "e0"])
+        .unwrap();
     let config = EthernetConfig::from_json(
         r#"{"allow": ["e*"], "deny": ["*p"],
             "interfaces": {"e0": {"dns": ["192.0.2.53"], "domains": ["example.net"]}}}"#,
@@ -117,11 +124,19 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
     assert_eq!(p.interface_name, "e0");
     assert_eq!(p.mtu, 1500);
     assert!(has_address(&info, "10.66.0.1", 24), "{p:?}");
-    let default = p.routes.iter().find(|r| r.is_default_route).expect("a default route");
+    let default = p
+        .routes
+        .iter()
+        .find(|r| r.is_default_route)
+        .expect("a default route");
     assert!(default.has_gateway);
     assert_eq!(default.gateway.ip(), ip("10.66.0.254"));
     assert_eq!(default.interface, "e0");
-    assert!(p.routes.iter().any(|r| r.destination == LinkAddress::new(ip("10.66.0.0"), 24).unwrap()));
+    assert!(
+        p.routes
+            .iter()
+            .any(|r| r.destination == LinkAddress::new(ip("10.66.0.0"), 24).unwrap())
+    );
     assert_eq!(p.dnses, vec![NetAddress::from(ip("192.0.2.53"))]);
     assert_eq!(p.domains, "example.net");
     assert!(p.is_ipv4_link_valid);
@@ -131,7 +146,10 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
 
     // Carrier goes with the peer, and comes back.
     ns.ip(&["link", "set", "e0p", "down"]).unwrap();
-    assert_eq!(bearer.next_for("e0", "carrier loss", |_| true), BearerEvent::Gone { key: "e0".into() });
+    assert_eq!(
+        bearer.next_for("e0", "carrier loss", |_| true),
+        BearerEvent::Gone { key: "e0".into() }
+    );
     ns.ip(&["link", "set", "e0p", "up"]).unwrap();
     match bearer.next_for("e0", "carrier", |_| true) {
         BearerEvent::Appeared { info, .. } => assert!(has_address(&info, "10.66.0.1", 24)),
@@ -139,12 +157,14 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
     }
 
     // Address added, then removed.
-    ns.ip(&["addr", "add", "10.66.1.1/24", "dev", "e0"]).unwrap();
+    ns.ip(&["addr", "add", "10.66.1.1/24", "dev", "e0"])
+        .unwrap();
     match bearer.next_for("e0", "address add", |i| !has_address(i, "10.66.1.1", 24)) {
         BearerEvent::Changed { info, .. } => assert!(has_address(&info, "10.66.0.1", 24)),
         other => panic!("expected Changed, got {other:?}"),
     }
-    ns.ip(&["addr", "del", "10.66.1.1/24", "dev", "e0"]).unwrap();
+    ns.ip(&["addr", "del", "10.66.1.1/24", "dev", "e0"])
+        .unwrap();
     bearer.next_for("e0", "address removal", |i| has_address(i, "10.66.1.1", 24));
 
     // MTU.

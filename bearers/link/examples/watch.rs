@@ -13,7 +13,10 @@ async fn main() -> Result<(), netcore_link::LinkError> {
             link.kind,
             link.has_carrier(),
             link.mtu,
-            link.mac.as_ref().map(ToString::to_string).unwrap_or_default(),
+            link.mac
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             link.speed_mbps,
             watcher
                 .state()

@@ -55,7 +55,11 @@ impl LinkClient {
         })
     }
 
-    pub(crate) fn from_parts(handle: rtnetlink::Handle, sysfs: SysfsNet, task: AbortOnDrop) -> Self {
+    pub(crate) fn from_parts(
+        handle: rtnetlink::Handle,
+        sysfs: SysfsNet,
+        task: AbortOnDrop,
+    ) -> Self {
         Self {
             handle,
             sysfs,
@@ -71,7 +75,11 @@ impl LinkClient {
     pub async fn links(&self) -> Result<Vec<Link>> {
         let mut stream = self.handle.link().get().execute();
         let mut links = Vec::new();
-        while let Some(msg) = stream.try_next().await.map_err(|e| LinkError::kernel("list links", e))? {
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|e| LinkError::kernel("list links", e))?
+        {
             links.extend(convert::link(&msg, &self.sysfs));
         }
         Ok(links)
@@ -80,7 +88,9 @@ impl LinkClient {
     /// The link named `name`; [`LinkError::NoSuchLink`] when there is none.
     pub async fn link_by_name(&self, name: &str) -> Result<Link> {
         if name.is_empty() || name.len() > 15 {
-            return Err(LinkError::NoSuchLink(format!("{name:?} is not a valid interface name")));
+            return Err(LinkError::NoSuchLink(format!(
+                "{name:?} is not a valid interface name"
+            )));
         }
         self.links()
             .await?
@@ -98,7 +108,11 @@ impl LinkClient {
     pub async fn addresses(&self) -> Result<Vec<Address>> {
         let mut stream = self.handle.address().get().execute();
         let mut out = Vec::new();
-        while let Some(msg) = stream.try_next().await.map_err(|e| LinkError::kernel("list addresses", e))? {
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|e| LinkError::kernel("list addresses", e))?
+        {
             out.extend(convert::address(&msg));
         }
         Ok(out)
@@ -107,7 +121,12 @@ impl LinkClient {
     /// The addresses of the link named `name`.
     pub async fn addresses_of(&self, name: &str) -> Result<Vec<Address>> {
         let index = self.index_of(name).await?;
-        Ok(self.addresses().await?.into_iter().filter(|a| a.index == index).collect())
+        Ok(self
+            .addresses()
+            .await?
+            .into_iter()
+            .filter(|a| a.index == index)
+            .collect())
     }
 
     /// Every IPv4 and IPv6 route of every table.
@@ -118,7 +137,11 @@ impl LinkClient {
             RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
         ] {
             let mut stream = self.handle.route().get(message).execute();
-            while let Some(msg) = stream.try_next().await.map_err(|e| LinkError::kernel("list routes", e))? {
+            while let Some(msg) = stream
+                .try_next()
+                .await
+                .map_err(|e| LinkError::kernel("list routes", e))?
+            {
                 out.extend(convert::routes(&msg));
             }
         }
@@ -140,7 +163,11 @@ impl LinkClient {
     pub async fn neighbours(&self) -> Result<Vec<Neighbour>> {
         let mut stream = self.handle.neighbours().get().execute();
         let mut out = Vec::new();
-        while let Some(msg) = stream.try_next().await.map_err(|e| LinkError::kernel("list neighbours", e))? {
+        while let Some(msg) = stream
+            .try_next()
+            .await
+            .map_err(|e| LinkError::kernel("list neighbours", e))?
+        {
             out.extend(convert::neighbour(&msg));
         }
         Ok(out)
@@ -181,7 +208,11 @@ impl LinkClient {
         let mut out = Vec::new();
         for version in [IpVersion::V4, IpVersion::V6] {
             let mut stream = self.handle.rule().get(version).execute();
-            while let Some(msg) = stream.try_next().await.map_err(|e| LinkError::kernel("list rules", e))? {
+            while let Some(msg) = stream
+                .try_next()
+                .await
+                .map_err(|e| LinkError::kernel("list rules", e))?
+            {
                 out.extend(convert::rule(&msg));
             }
         }
@@ -189,7 +220,12 @@ impl LinkClient {
     }
 
     /// Adds `address/prefix_len` to the link named `interface`.
-    pub async fn add_address(&self, interface: &str, address: IpAddr, prefix_len: u8) -> Result<()> {
+    pub async fn add_address(
+        &self,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<()> {
         check_prefix(address, prefix_len)?;
         let index = self.index_of(interface).await?;
         self.handle
@@ -197,11 +233,21 @@ impl LinkClient {
             .add(index, address, prefix_len)
             .execute()
             .await
-            .map_err(|e| LinkError::kernel(format!("add address {address}/{prefix_len} on {interface}"), e))
+            .map_err(|e| {
+                LinkError::kernel(
+                    format!("add address {address}/{prefix_len} on {interface}"),
+                    e,
+                )
+            })
     }
 
     /// Removes `address/prefix_len` from the link named `interface`.
-    pub async fn remove_address(&self, interface: &str, address: IpAddr, prefix_len: u8) -> Result<()> {
+    pub async fn remove_address(
+        &self,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<()> {
         check_prefix(address, prefix_len)?;
         let index = self.index_of(interface).await?;
         let mut add = self.handle.address().add(index, address, prefix_len);
@@ -211,7 +257,12 @@ impl LinkClient {
             .del(message)
             .execute()
             .await
-            .map_err(|e| LinkError::kernel(format!("remove address {address}/{prefix_len} from {interface}"), e))
+            .map_err(|e| {
+                LinkError::kernel(
+                    format!("remove address {address}/{prefix_len} from {interface}"),
+                    e,
+                )
+            })
     }
 
     async fn route_message(
@@ -228,7 +279,7 @@ impl LinkClient {
             )));
         }
         let index = self.index_of(&spec.interface).await?;
-                let mut builder = RouteMessageBuilder::<IpAddr>::new()
+        let mut builder = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(spec.destination, spec.prefix_len)
             .map_err(invalid)?
             .output_interface(index)
@@ -268,7 +319,9 @@ impl LinkClient {
         if let Some((start, end)) = rule.uid_range
             && start > end
         {
-            return Err(LinkError::InvalidArgument(format!("uid range {start}..={end} is empty")));
+            return Err(LinkError::InvalidArgument(format!(
+                "uid range {start}..={end} is empty"
+            )));
         }
         let mut request = self
             .handle
@@ -292,7 +345,9 @@ impl LinkClient {
             IpFamily::V6 => AddressFamily::Inet6,
         };
         if let Some((start, end)) = rule.uid_range {
-            message.attributes.push(RuleAttribute::UidRange(RuleUidRange { start, end }));
+            message
+                .attributes
+                .push(RuleAttribute::UidRange(RuleUidRange { start, end }));
         }
         Ok(request)
     }
@@ -326,7 +381,12 @@ impl LinkClient {
             .set(message)
             .execute()
             .await
-            .map_err(|e| LinkError::kernel(format!("set {interface} {}", if up { "up" } else { "down" }), e))
+            .map_err(|e| {
+                LinkError::kernel(
+                    format!("set {interface} {}", if up { "up" } else { "down" }),
+                    e,
+                )
+            })
     }
 }
 

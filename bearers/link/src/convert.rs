@@ -208,7 +208,10 @@ pub(crate) fn routes(msg: &RouteMessage) -> Vec<Route> {
 /// A neighbour from an `RTM_NEWNEIGH`/`RTM_DELNEIGH` message; `None` for families
 /// other than IPv4 and IPv6 (bridge FDB entries).
 pub(crate) fn neighbour(msg: &NeighbourMessage) -> Option<Neighbour> {
-    if !matches!(msg.header.family, AddressFamily::Inet | AddressFamily::Inet6) {
+    if !matches!(
+        msg.header.family,
+        AddressFamily::Inet | AddressFamily::Inet6
+    ) {
         return None;
     }
     let mut address = None;
@@ -268,26 +271,42 @@ pub(crate) fn rule(msg: &RuleMessage) -> Option<Rule> {
 }
 
 /// The events of one multicast message (a multipath route gives several).
-pub(crate) fn events(
-    msg: NetlinkMessage<RouteNetlinkMessage>,
-    sysfs: &SysfsNet,
-) -> Vec<LinkEvent> {
+pub(crate) fn events(msg: NetlinkMessage<RouteNetlinkMessage>, sysfs: &SysfsNet) -> Vec<LinkEvent> {
     let NetlinkPayload::InnerMessage(inner) = msg.payload else {
         return Vec::new();
     };
     match inner {
-        RouteNetlinkMessage::NewLink(m) => link(&m, sysfs).map(LinkEvent::LinkChanged).into_iter().collect(),
-        RouteNetlinkMessage::DelLink(m) => link(&m, sysfs).map(LinkEvent::LinkRemoved).into_iter().collect(),
-        RouteNetlinkMessage::NewAddress(m) => address(&m).map(LinkEvent::AddressAdded).into_iter().collect(),
-        RouteNetlinkMessage::DelAddress(m) => address(&m).map(LinkEvent::AddressRemoved).into_iter().collect(),
-        RouteNetlinkMessage::NewRoute(m) => routes(&m).into_iter().map(LinkEvent::RouteAdded).collect(),
-        RouteNetlinkMessage::DelRoute(m) => routes(&m).into_iter().map(LinkEvent::RouteRemoved).collect(),
-        RouteNetlinkMessage::NewNeighbour(m) => {
-            neighbour(&m).map(LinkEvent::NeighbourChanged).into_iter().collect()
+        RouteNetlinkMessage::NewLink(m) => link(&m, sysfs)
+            .map(LinkEvent::LinkChanged)
+            .into_iter()
+            .collect(),
+        RouteNetlinkMessage::DelLink(m) => link(&m, sysfs)
+            .map(LinkEvent::LinkRemoved)
+            .into_iter()
+            .collect(),
+        RouteNetlinkMessage::NewAddress(m) => address(&m)
+            .map(LinkEvent::AddressAdded)
+            .into_iter()
+            .collect(),
+        RouteNetlinkMessage::DelAddress(m) => address(&m)
+            .map(LinkEvent::AddressRemoved)
+            .into_iter()
+            .collect(),
+        RouteNetlinkMessage::NewRoute(m) => {
+            routes(&m).into_iter().map(LinkEvent::RouteAdded).collect()
         }
-        RouteNetlinkMessage::DelNeighbour(m) => {
-            neighbour(&m).map(LinkEvent::NeighbourRemoved).into_iter().collect()
-        }
+        RouteNetlinkMessage::DelRoute(m) => routes(&m)
+            .into_iter()
+            .map(LinkEvent::RouteRemoved)
+            .collect(),
+        RouteNetlinkMessage::NewNeighbour(m) => neighbour(&m)
+            .map(LinkEvent::NeighbourChanged)
+            .into_iter()
+            .collect(),
+        RouteNetlinkMessage::DelNeighbour(m) => neighbour(&m)
+            .map(LinkEvent::NeighbourRemoved)
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     }
 }

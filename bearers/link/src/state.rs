@@ -44,7 +44,11 @@ impl LinkState {
 
     /// The addresses of link `index`, in a stable order (IPv4 before IPv6).
     pub fn addresses_of(&self, index: u32) -> Vec<Address> {
-        self.addresses.iter().filter(|a| a.index == index).copied().collect()
+        self.addresses
+            .iter()
+            .filter(|a| a.index == index)
+            .copied()
+            .collect()
     }
 
     /// Every route of every table.
@@ -80,7 +84,8 @@ impl LinkState {
                 if was_up && !link.up {
                     // The kernel flushes IPv4 routes of a link taken down without
                     // sending RTM_DELROUTE for them.
-                    self.routes.retain(|r| !(r.index == Some(link.index) && r.destination.is_ipv4()));
+                    self.routes
+                        .retain(|r| !(r.index == Some(link.index) && r.destination.is_ipv4()));
                 }
                 self.links.insert(link.index, link.clone()).as_ref() != Some(link)
             }
@@ -95,7 +100,9 @@ impl LinkState {
                 let old = self
                     .addresses
                     .iter()
-                    .find(|x| x.index == a.index && x.address == a.address && x.prefix_len == a.prefix_len)
+                    .find(|x| {
+                        x.index == a.index && x.address == a.address && x.prefix_len == a.prefix_len
+                    })
                     .copied();
                 match old {
                     Some(old) if old == *a => false,
@@ -116,9 +123,14 @@ impl LinkState {
             LinkEvent::RouteAdded(r) => self.routes.insert(r.clone()),
             LinkEvent::RouteRemoved(r) => self.routes.remove(r),
             LinkEvent::NeighbourChanged(n) => {
-                self.neighbours.insert((n.index, n.address), n.clone()).as_ref() != Some(n)
+                self.neighbours
+                    .insert((n.index, n.address), n.clone())
+                    .as_ref()
+                    != Some(n)
             }
-            LinkEvent::NeighbourRemoved(n) => self.neighbours.remove(&(n.index, n.address)).is_some(),
+            LinkEvent::NeighbourRemoved(n) => {
+                self.neighbours.remove(&(n.index, n.address)).is_some()
+            }
         }
     }
 }
@@ -198,7 +210,10 @@ mod tests {
         assert!(s.apply(&LinkEvent::RouteAdded(route(3, "10.1.0.0", 24))));
         assert!(s.apply(&LinkEvent::RouteAdded(route(3, "fd00::", 64))));
         assert_eq!(s.addresses_of(3).len(), 2);
-        assert_eq!(s.addresses_of(3)[0].address, "10.1.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            s.addresses_of(3)[0].address,
+            "10.1.0.1".parse::<IpAddr>().unwrap()
+        );
         assert_eq!(s.routes_of(3, Route::MAIN_TABLE).len(), 2);
         assert_eq!(s.link_by_name("veth0").map(|l| l.index), Some(3));
 
@@ -250,6 +265,9 @@ mod tests {
         assert_eq!(table.len(), 1);
         assert_eq!(table[0].iface, "eth1");
         assert_eq!(table[0].mac_address, "aa:bb:cc:00:00:01");
-        assert_eq!(table[0].ip_address.ip(), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            table[0].ip_address.ip(),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 }

@@ -78,7 +78,11 @@ fn same_device(dir: &Path, index: u32, mac: Option<&HardwareAddress>) -> bool {
 /// The speed from sysfs's `speed` file: a positive number of Mb/s; `-1` (unknown),
 /// 0 and garbage give `None`.
 pub fn parse_speed(text: &str) -> Option<u32> {
-    text.trim().parse::<i64>().ok().filter(|s| *s > 0).and_then(|s| u32::try_from(s).ok())
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .and_then(|s| u32::try_from(s).ok())
 }
 
 #[cfg(test)]

@@ -121,7 +121,18 @@ impl NetNs {
     /// Creates a veth pair with `name` in this namespace and `peer` in `other`, and
     /// brings both up.
     pub fn add_veth_to(&self, name: &str, peer: &str, other: &NetNs) -> Result<()> {
-        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer, "netns", other.name()])?;
+        self.ip(&[
+            "link",
+            "add",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer,
+            "netns",
+            other.name(),
+        ])?;
         self.ip(&["link", "set", name, "up"])?;
         other.ip(&["link", "set", peer, "up"])?;
         Ok(())
@@ -193,9 +204,21 @@ pub fn enter(path: &std::path::Path) -> Result<()> {
     // A private view of /sys: sysfs shows the network namespace of whoever mounts it.
     let remount = || -> nix::Result<()> {
         unshare(CloneFlags::CLONE_NEWNS)?;
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_SLAVE,
+            None::<&str>,
+        )?;
         umount2("/sys", MntFlags::MNT_DETACH)?;
-        mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>)
+        mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
     };
     if let Err(e) = remount() {
         tracing::warn!(error = %e, "cannot remount /sys in the namespace; sysfs facts stay unknown");

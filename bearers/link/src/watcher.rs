@@ -58,7 +58,11 @@ impl LinkWatcher {
     pub async fn start_with(sysfs: SysfsNet) -> Result<Self> {
         let (mut connection, handle, messages) = rtnetlink::new_multicast_connection(GROUPS)
             .map_err(|e| LinkError::Socket(format!("joining the multicast groups: {e}")))?;
-        if let Err(e) = connection.socket_mut().socket_mut().set_rx_buf_sz(RECEIVE_BUFFER) {
+        if let Err(e) = connection
+            .socket_mut()
+            .socket_mut()
+            .set_rx_buf_sz(RECEIVE_BUFFER)
+        {
             tracing::warn!(error = %e, "cannot enlarge the netlink receive buffer");
         }
         let task = AbortOnDrop(tokio::spawn(connection));

@@ -42,7 +42,8 @@ fn watcher_follows_carrier_mtu_addresses_and_deletion() {
     }
     let ns = NetNs::create().unwrap();
     ns.add_veth("nc0", "nc0p").unwrap();
-    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "nc0"]).unwrap();
+    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "nc0"])
+        .unwrap();
     let ns_ref = &ns;
     ns.run_async(|| async move {
         let mut watcher = LinkWatcher::start().await.unwrap();
@@ -115,7 +116,9 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
     let ns = NetNs::create().unwrap();
     let peer_ns = NetNs::create().unwrap();
     ns.add_veth_to("nc1", "nc1p", &peer_ns).unwrap();
-    peer_ns.ip(&["addr", "add", "10.88.0.2/24", "dev", "nc1p"]).unwrap();
+    peer_ns
+        .ip(&["addr", "add", "10.88.0.2/24", "dev", "nc1p"])
+        .unwrap();
     let peer_mac = peer_ns
         .run_async(|| async { LinkClient::connect()?.link_by_name("nc1p").await })
         .unwrap()
@@ -125,14 +128,28 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
         .to_string();
     ns.run_async(|| async {
         let client = LinkClient::connect().unwrap();
-        client.add_address("nc1", ip("10.88.0.1"), 24).await.unwrap();
+        client
+            .add_address("nc1", ip("10.88.0.1"), 24)
+            .await
+            .unwrap();
         client.add_address("nc1", ip("fd88::1"), 64).await.unwrap();
         let addresses = client.addresses_of("nc1").await.unwrap();
-        assert!(addresses.iter().any(|a| a.address == ip("10.88.0.1") && a.prefix_len == 24));
-        assert!(addresses.iter().any(|a| a.address == ip("fd88::1") && a.prefix_len == 64));
+        assert!(
+            addresses
+                .iter()
+                .any(|a| a.address == ip("10.88.0.1") && a.prefix_len == 24)
+        );
+        assert!(
+            addresses
+                .iter()
+                .any(|a| a.address == ip("fd88::1") && a.prefix_len == 64)
+        );
 
         // The same address twice: the kernel's EEXIST, not a panic.
-        let again = client.add_address("nc1", ip("10.88.0.1"), 24).await.unwrap_err();
+        let again = client
+            .add_address("nc1", ip("10.88.0.1"), 24)
+            .await
+            .unwrap_err();
         assert_eq!(again.errno(), Some(17), "{again}");
         assert!(matches!(
             client.add_address("nope0", ip("10.0.0.1"), 24).await,
@@ -155,21 +172,28 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
         assert_eq!(in_100[0].gateway, Some(ip("10.88.0.254")));
         assert_eq!(in_100[0].index, Some(index));
         // Not in the main table.
-        assert!(!client
-            .routes_of("nc1", Route::MAIN_TABLE)
-            .await
-            .unwrap()
-            .iter()
-            .any(|r| r.destination == ip("198.51.100.0")));
+        assert!(
+            !client
+                .routes_of("nc1", Route::MAIN_TABLE)
+                .await
+                .unwrap()
+                .iter()
+                .any(|r| r.destination == ip("198.51.100.0"))
+        );
         let bad = RouteSpec::new("nc1", ip("198.51.100.0"), 24).via(ip("fd88::fe"));
-        assert!(matches!(client.add_route(&bad).await, Err(LinkError::InvalidArgument(_))));
+        assert!(matches!(
+            client.add_route(&bad).await,
+            Err(LinkError::InvalidArgument(_))
+        ));
 
         let rule = Rule::new(IpFamily::V4, 1234, 100).with_uid_range(1000, 1999);
         client.add_rule(&rule).await.unwrap();
         let rules = client.rules().await.unwrap();
         assert!(rules.contains(&rule), "{rules:?}");
         assert!(matches!(
-            client.add_rule(&Rule::new(IpFamily::V4, 1, 100).with_uid_range(5, 4)).await,
+            client
+                .add_rule(&Rule::new(IpFamily::V4, 1, 100).with_uid_range(5, 4))
+                .await,
             Err(LinkError::InvalidArgument(_))
         ));
 
@@ -181,8 +205,14 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         let after = client.counters("nc1").await.unwrap();
-        assert!(after.tx_packets >= before.tx_packets + 10, "{before:?} -> {after:?}");
-        assert!(after.tx_bytes >= before.tx_bytes + 10 * (7 + 8 + 20), "{before:?} -> {after:?}");
+        assert!(
+            after.tx_packets >= before.tx_packets + 10,
+            "{before:?} -> {after:?}"
+        );
+        assert!(
+            after.tx_bytes >= before.tx_bytes + 10 * (7 + 8 + 20),
+            "{before:?} -> {after:?}"
+        );
         let table = client.ip_neigh_table().await.unwrap();
         assert!(
             table.iter().any(|e| e.iface == "nc1"
@@ -195,13 +225,18 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
         assert!(!client.rules().await.unwrap().contains(&rule));
         client.remove_route(&route).await.unwrap();
         assert!(client.routes_of("nc1", 100).await.unwrap().is_empty());
-        client.remove_address("nc1", ip("10.88.0.1"), 24).await.unwrap();
-        assert!(!client
-            .addresses_of("nc1")
+        client
+            .remove_address("nc1", ip("10.88.0.1"), 24)
             .await
-            .unwrap()
-            .iter()
-            .any(|a| a.address == ip("10.88.0.1")));
+            .unwrap();
+        assert!(
+            !client
+                .addresses_of("nc1")
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.address == ip("10.88.0.1"))
+        );
         client.set_link_up("nc1", false).await.unwrap();
         assert!(!client.link_by_name("nc1").await.unwrap().up);
     })
