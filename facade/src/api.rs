@@ -1,0 +1,121 @@
+//! The seed's connection functions (seed 001, `@ohos.net.connection`) on
+//! [`NetManager`]. Each function's doc names its seed counterpart and error codes.
+//! They are async, as the seed's promises are; the [`crate::blocking`] module has
+//! the `*Sync` twins.
+
+use netcore::engine::ConnectionId;
+use netcore::{ConnectionProperties, Error, NetCapabilities, NetHandle, NetSpecifier, Result};
+
+use crate::connection::NetConnection;
+use crate::manager::NetManager;
+
+impl NetManager {
+    /// `createNetConnection(netSpecifier?, timeout?)`: a connection that, once
+    /// registered, follows the network `spec` asks for (the default network when
+    /// `None`). `timeout_ms` (with a specifier only; 0 = none) gives
+    /// `netUnavailable` when no network came in time.
+    pub fn create_net_connection(
+        &self,
+        spec: Option<NetSpecifier>,
+        timeout_ms: u32,
+    ) -> NetConnection {
+        NetConnection::new(self.clone(), spec, timeout_ms)
+    }
+
+    /// The same as [`NetManager::create_net_connection`] with the timeout as the
+    /// seed's raw number: anything outside the uint32 range is 401.
+    pub fn create_net_connection_checked(
+        &self,
+        spec: Option<NetSpecifier>,
+        timeout_ms: i64,
+    ) -> Result<NetConnection> {
+        let timeout = u32::try_from(timeout_ms).map_err(|_| {
+            Error::Parameter(format!("timeout {timeout_ms} is not a uint32 number of ms"))
+        })?;
+        Ok(self.create_net_connection(spec, timeout))
+    }
+
+    pub(crate) fn next_connection_id(&self) -> ConnectionId {
+        self.shared.next_connection_id()
+    }
+
+    /// `getDefaultNet`: the default network (never a VPN, always with INTERNET), or
+    /// netId 0 when there is none. Errors: 201, 2100002, 2100003.
+    pub async fn get_default_net(&self) -> Result<NetHandle> {
+        Ok(self.shared.read(|e| e.default_net()))
+    }
+
+    /// `hasDefaultNet`. Errors: 201, 2100002, 2100003.
+    pub async fn has_default_net(&self) -> Result<bool> {
+        Ok(self.shared.read(|e| e.has_default_net()))
+    }
+
+    /// `getAllNets`: every connected network. Errors: 201, 2100002, 2100003.
+    pub async fn get_all_nets(&self) -> Result<Vec<NetHandle>> {
+        Ok(self.shared.read(|e| e.all_nets()))
+    }
+
+    /// `getNetCapabilities`. Errors: 201, 401, 2100001 (unknown network), 2100002,
+    /// 2100003.
+    pub async fn get_net_capabilities(&self, net: NetHandle) -> Result<NetCapabilities> {
+        self.shared
+            .read(|e| e.net_capabilities(net))
+            .map(|caps| (*caps).clone())
+    }
+
+    /// `getConnectionProperties`. Errors: 201, 401, 2100001 (unknown network),
+    /// 2100002, 2100003.
+    pub async fn get_connection_properties(&self, net: NetHandle) -> Result<ConnectionProperties> {
+        self.shared
+            .read(|e| e.connection_properties(net))
+            .map(|props| (*props).clone())
+    }
+
+    /// `isDefaultNetMetered`: whether the default network lacks NOT_METERED (false
+    /// without a default network). Errors: 201, 2100002, 2100003.
+    pub async fn is_default_net_metered(&self) -> Result<bool> {
+        Ok(self.shared.read(|e| e.is_default_net_metered()))
+    }
+
+    /// `setAppNet`: binds this app to `net`; netId 0 unbinds. Errors: 201, 401,
+    /// 2100001 (unknown network), 2100002, 2100003.
+    pub async fn set_app_net(&self, net: NetHandle) -> Result<()> {
+        let app = self.app;
+        self.shared.with_engine(|e, _| e.set_app_net(app, net))
+    }
+
+    /// `getAppNet`: the network this app is bound to, or netId 0. Errors: 2100002,
+    /// 2100003.
+    pub async fn get_app_net(&self) -> Result<NetHandle> {
+        let app = self.app;
+        Ok(self.shared.read(|e| e.app_net(app)))
+    }
+
+    /// `reportNetConnected`: this app reached the internet through `net` (after a
+    /// portal login, say); netcore checks it again now. Errors: 201, 401, 2100001,
+    /// 2100002, 2100003.
+    pub async fn report_net_connected(&self, net: NetHandle) -> Result<()> {
+        self.shared
+            .with_engine(|e, now| e.report_net_connected(net, now))
+    }
+
+    /// `reportNetDisconnected`: this app could not reach the internet through `net`;
+    /// netcore checks it again now. Errors: 201, 401, 2100001, 2100002, 2100003.
+    pub async fn report_net_disconnected(&self, net: NetHandle) -> Result<()> {
+        self.shared
+            .with_engine(|e, now| e.report_net_disconnected(net, now))
+    }
+
+    /// `setNetExtAttribute`. Errors: 201, 2100001 (unknown network, attribute over
+    /// 4096 bytes), 2100002, 2100003.
+    pub async fn set_net_ext_attribute(&self, net: NetHandle, attribute: &str) -> Result<()> {
+        self.shared
+            .with_engine(|e, _| e.set_net_ext_attribute(net, attribute))
+    }
+
+    /// `getNetExtAttribute`. Errors: 201, 2100001 (unknown network), 2100002,
+    /// 2100003.
+    pub async fn get_net_ext_attribute(&self, net: NetHandle) -> Result<String> {
+        self.shared.read(|e| e.net_ext_attribute(net))
+    }
+}

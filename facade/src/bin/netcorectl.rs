@@ -1,0 +1,271 @@
+//! `netcorectl`: watch and query netcore's networks from a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use netcore::engine::{NetEvent, NetworkSnapshot, ValidationResult, ValidationState};
+use netcore::{Error, NetHandle};
+use netcore_facade::{Config, NetManager};
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "netcorectl",
+    version,
+    about = "Watch and query netcore's networks"
+)]
+struct Cli {
+    /// Configuration file (default: $NETCORE_CONFIG, else built-in defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Live networks, the default network and events as they happen.
+    Monitor {
+        /// One JSON object per line: first the current networks, then each event.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// The connected networks.
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One network in detail.
+    Show {
+        /// The network's netId.
+        net_id: i64,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&Error::Internal(format!("cannot start the runtime: {e}"))),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(error: &Error) -> ExitCode {
+    eprintln!("netcorectl: error {}: {error}", error.code());
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> netcore::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let manager = NetManager::embedded(config).await?;
+    match cli.command {
+        Command::Monitor { json, count } => monitor(&manager, json, count).await,
+        Command::List { json } => {
+            let networks = manager.snapshots();
+            if json {
+                let list: Vec<Value> = networks.iter().map(network_json).collect();
+                println!("{}", Value::Array(list));
+            } else {
+                print_table(&networks);
+            }
+            Ok(())
+        }
+        Command::Show { net_id, json } => {
+            let net = NetHandle::new(net_id)?;
+            let snapshot = manager.snapshot(net)?;
+            if json {
+                println!("{}", network_json(&snapshot));
+            } else {
+                print_details(&snapshot);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn monitor(manager: &NetManager, json: bool, count: Option<u64>) -> netcore::Result<()> {
+    let mut watch = manager.watch();
+    let table = !json && std::io::stdout().is_terminal();
+    let mut recent: Vec<String> = Vec::new();
+    if json {
+        let networks: Vec<Value> = watch.networks.iter().map(network_json).collect();
+        emit_line(&json!({ "networks": networks, "defaultNet": watch.default_net }));
+    } else if table {
+        redraw(manager, &recent);
+    } else {
+        print_table(&watch.networks);
+    }
+    let mut seen = 0;
+    while count.is_none_or(|limit| seen < limit) {
+        let Some(event) = watch.events.recv().await else {
+            break;
+        };
+        seen += 1;
+        let default_net = manager.get_default_net().await?;
+        if json {
+            emit_line(&event_json(&event, default_net));
+        } else {
+            let line = format!(
+                "{} {} (default {})",
+                event.name(),
+                event.net_handle().map_or(String::new(), |h| h.to_string()),
+                default_net
+            );
+            if table {
+                recent.push(line);
+                if recent.len() > 12 {
+                    recent.remove(0);
+                }
+                redraw(manager, &recent);
+            } else {
+                println!("{line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn emit_line(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+/// An event as one JSON object, named and shaped as in the seed.
+fn event_json(event: &NetEvent, default_net: NetHandle) -> Value {
+    let data = match event {
+        NetEvent::Available(h) | NetEvent::Lost(h) => json!(h),
+        NetEvent::Unavailable => Value::Null,
+        NetEvent::CapabilitiesChange(info) => json!(info),
+        NetEvent::ConnectionPropertiesChange(info) => json!(info),
+        NetEvent::BlockStatusChange(info) => json!(info),
+    };
+    json!({ "event": event.name(), "data": data, "defaultNet": default_net })
+}
+
+fn validation_name(state: &ValidationState) -> &'static str {
+    match state {
+        ValidationState::NotChecked => "not checked",
+        ValidationState::Checking => "checking",
+        ValidationState::Checked(ValidationResult::Validated) => "validated",
+        ValidationState::Checked(ValidationResult::Partial) => "partial",
+        ValidationState::Checked(ValidationResult::Portal { .. }) => "portal",
+        ValidationState::Checked(ValidationResult::Failed) => "not validated",
+    }
+}
+
+fn network_json(n: &NetworkSnapshot) -> Value {
+    json!({
+        "netHandle": n.handle,
+        "netCap": n.capabilities,
+        "connectionProperties": n.properties,
+        "bearerPrivateIdentifier": n.identifier,
+        "isDefault": n.is_default,
+        "validation": validation_name(&n.validation),
+        "quality": n.quality,
+        "blocked": n.blocked,
+    })
+}
+
+fn bearer_name(n: &NetworkSnapshot) -> String {
+    n.capabilities
+        .bearer_types
+        .iter()
+        .map(|t| t.seed_name().trim_start_matches("BEARER_").to_lowercase())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_table(networks: &[NetworkSnapshot]) {
+    println!(
+        "{:<7} {:<9} {:<12} {:<14} {:<4} ADDRESSES",
+        "NETID", "BEARER", "INTERFACE", "VALIDATION", "DEF"
+    );
+    for n in networks {
+        let addresses: Vec<String> = n
+            .properties
+            .link_addresses
+            .iter()
+            .map(|a| format!("{}/{}", a.address().ip(), a.prefix_length()))
+            .collect();
+        println!(
+            "{:<7} {:<9} {:<12} {:<14} {:<4} {}",
+            n.handle.to_string(),
+            bearer_name(n),
+            n.properties.interface_name,
+            validation_name(&n.validation),
+            if n.is_default { "*" } else { "" },
+            addresses.join(" ")
+        );
+    }
+    if networks.is_empty() {
+        println!("(no networks)");
+    }
+}
+
+fn redraw(manager: &NetManager, recent: &[String]) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b[2J\x1b[H");
+    let _ = out.flush();
+    drop(out);
+    println!("netcore monitor (Ctrl-C to quit)\n");
+    print_table(&manager.snapshots());
+    println!("\nEvents:");
+    for line in recent {
+        println!("  {line}");
+    }
+}
+
+fn print_details(n: &NetworkSnapshot) {
+    let caps: Vec<&str> = n
+        .capabilities
+        .network_cap
+        .iter()
+        .map(|c| c.seed_name())
+        .collect();
+    println!("netId:       {}", n.handle);
+    println!("bearer:      {}", bearer_name(n));
+    println!("interface:   {}", n.properties.interface_name);
+    println!("default:     {}", n.is_default);
+    println!("validation:  {}", validation_name(&n.validation));
+    println!("capabilities: {}", caps.join(" "));
+    println!("mtu:         {}", n.properties.mtu);
+    for a in &n.properties.link_addresses {
+        println!("address:     {}/{}", a.address().ip(), a.prefix_length());
+    }
+    for r in &n.properties.routes {
+        let via = if r.has_gateway {
+            format!(" via {}", r.gateway.ip())
+        } else {
+            String::new()
+        };
+        println!(
+            "route:       {}/{}{via}",
+            r.destination.address().ip(),
+            r.destination.prefix_length()
+        );
+    }
+    for d in &n.properties.dnses {
+        println!("dns:         {}", d.ip());
+    }
+}

@@ -1,0 +1,207 @@
+//! The runtime's configuration: a TOML file whose every setting has a default, so
+//! that no file is needed.
+//!
+//! ```toml
+//! manage = false                 # program the default route (namespaces, devices)
+//!
+//! [engine]
+//! profile = "standard"           # or "watch", or ["ethernet", "wifi", "cellular"]
+//! linger_secs = 30
+//!
+//! [ethernet]
+//! deny = ["docker*"]
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netcore::engine::{DeviceProfile, EngineConfig};
+use netcore::{Error, NetBearType, Result};
+use netcore_bearer_ethernet::EthernetConfig;
+use serde::{Deserialize, Serialize};
+
+/// The environment variable naming the configuration file.
+pub const CONFIG_ENV: &str = "NETCORE_CONFIG";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// When true the runtime programs the default route; when false (the default) it
+    /// only observes the host and changes nothing.
+    pub manage: bool,
+    /// Network selection and check scheduling.
+    pub engine: EngineSettings,
+    /// The Ethernet bearer.
+    pub ethernet: EthernetConfig,
+}
+
+/// Which bearer types the default network prefers, by name or as a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProfileSetting {
+    /// `"standard"` (Ethernet > Wi-Fi > Bluetooth > Cellular) or `"watch"`
+    /// (Bluetooth first).
+    Named(String),
+    /// Bearer type names in order of preference: `ethernet`, `wifi`, `bluetooth`,
+    /// `cellular`, `vpn`.
+    Order(Vec<String>),
+}
+
+/// The engine's settings, in the units a person writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineSettings {
+    /// Bearer preference for the default network.
+    pub profile: ProfileSetting,
+    /// Seconds an unneeded network is kept before it is released.
+    pub linger_secs: u64,
+    /// Quality points a network must win by to replace the current one.
+    pub quality_hysteresis: u8,
+    /// Quality (percent) below which a network counts as poor.
+    pub poor_quality: u8,
+    /// Most registered connections per app.
+    pub max_requests_per_app: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        let engine = EngineConfig::default();
+        Self {
+            profile: ProfileSetting::Named("standard".into()),
+            linger_secs: engine.linger.as_secs(),
+            quality_hysteresis: engine.quality_hysteresis,
+            poor_quality: engine.poor_quality,
+            max_requests_per_app: engine.max_requests_per_app,
+        }
+    }
+}
+
+impl EngineSettings {
+    /// The engine configuration these settings describe; a bad profile or a value
+    /// out of range is 2100001.
+    pub fn engine_config(&self) -> Result<EngineConfig> {
+        let profile = match &self.profile {
+            ProfileSetting::Named(name) => match name.as_str() {
+                "standard" => DeviceProfile::standard(),
+                "watch" => DeviceProfile::watch(),
+                other => {
+                    return Err(Error::invalid(format!(
+                        "engine.profile {other:?} is neither \"standard\" nor \"watch\""
+                    )));
+                }
+            },
+            ProfileSetting::Order(names) => {
+                let order = names
+                    .iter()
+                    .map(|n| bearer_type_named(n))
+                    .collect::<Result<Vec<_>>>()?;
+                DeviceProfile::custom(&order)?
+            }
+        };
+        if self.poor_quality > 100 {
+            return Err(Error::invalid(format!(
+                "engine.poor_quality {} is over 100",
+                self.poor_quality
+            )));
+        }
+        Ok(EngineConfig {
+            profile,
+            linger: Duration::from_secs(self.linger_secs),
+            quality_hysteresis: self.quality_hysteresis,
+            poor_quality: self.poor_quality,
+            max_requests_per_app: self.max_requests_per_app,
+            ..EngineConfig::default()
+        })
+    }
+}
+
+/// The bearer type a configuration name stands for.
+pub fn bearer_type_named(name: &str) -> Result<NetBearType> {
+    Ok(match name {
+        "ethernet" => NetBearType::Ethernet,
+        "wifi" => NetBearType::Wifi,
+        "bluetooth" => NetBearType::Bluetooth,
+        "cellular" => NetBearType::Cellular,
+        "vpn" => NetBearType::Vpn,
+        other => {
+            return Err(Error::invalid(format!(
+                "{other:?} is not a bearer type (ethernet, wifi, bluetooth, cellular, vpn)"
+            )));
+        }
+    })
+}
+
+impl Config {
+    /// Parses a configuration; errors name the line and the setting (2100001).
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
+        config.engine.engine_config()?;
+        config.ethernet.check()?;
+        Ok(config)
+    }
+
+    /// Reads the file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid(format!("cannot read configuration {}: {e}", path.display()))
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The configuration at `path` if given, else at `$NETCORE_CONFIG` if set, else
+    /// the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let from_env = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
+        match path.map(Path::to_path_buf).or(from_env) {
+            Some(path) => Self::from_file(&path),
+            None => Ok(Self::default()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_means_defaults() {
+        let config = Config::from_toml("").unwrap();
+        assert_eq!(config, Config::default());
+        assert!(!config.manage);
+        assert_eq!(
+            config.engine.engine_config().unwrap(),
+            EngineConfig::default()
+        );
+    }
+
+    #[test]
+    fn profiles_by_name_and_order() {
+        let watch = Config::from_toml("[engine]\nprofile = \"watch\"\n").unwrap();
+        let profile = watch.engine.engine_config().unwrap().profile;
+        assert_eq!(profile.rank(NetBearType::Bluetooth), 0);
+        let order =
+            Config::from_toml("[engine]\nprofile = [\"cellular\", \"wifi\"]\nlinger_secs = 5\n")
+                .unwrap();
+        let engine = order.engine.engine_config().unwrap();
+        assert_eq!(engine.profile.rank(NetBearType::Cellular), 0);
+        assert_eq!(engine.linger, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bad_settings_are_2100001_with_the_reason() {
+        for (text, needle) in [
+            ("[engine]\nprofile = \"phone\"\n", "phone"),
+            ("[engine]\nprofile = [\"wifi\", \"wifi\"]\n", "twice"),
+            ("[engine]\nprofile = [\"modem\"]\n", "modem"),
+            ("[engine]\npoor_quality = 101\n", "over 100"),
+            ("colour = 1\n", "colour"),
+            ("[engine]\nlinger_secs = -1\n", "linger_secs"),
+        ] {
+            let err = Config::from_toml(text).unwrap_err();
+            assert_eq!(err.code(), 2100001, "{text}");
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        }
+    }
+}

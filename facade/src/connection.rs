@@ -1,0 +1,202 @@
+//! `NetConnection`: a request for a network plus its subscriber.
+//!
+//! Events arrive in the seed's order. Read them as a stream with
+//! [`NetConnection::next_event`], or set callbacks with the `on_*` methods before
+//! [`NetConnection::register`], as the seed's `on(type, callback)` is used.
+
+use netcore::engine::{ConnectionId, NetEvent};
+use netcore::{
+    NetBlockStatusInfo, NetCapabilityInfo, NetConnectionPropertyInfo, NetHandle, NetSpecifier,
+    Result,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::manager::NetManager;
+
+type Callback<T> = Box<dyn FnMut(T) + Send>;
+
+/// The callbacks set with the `on_*` methods.
+#[derive(Default)]
+struct Callbacks {
+    available: Vec<Callback<NetHandle>>,
+    lost: Vec<Callback<NetHandle>>,
+    unavailable: Vec<Callback<()>>,
+    capabilities: Vec<Callback<NetCapabilityInfo>>,
+    properties: Vec<Callback<NetConnectionPropertyInfo>>,
+    block: Vec<Callback<NetBlockStatusInfo>>,
+}
+
+impl Callbacks {
+    fn is_empty(&self) -> bool {
+        self.available.is_empty()
+            && self.lost.is_empty()
+            && self.unavailable.is_empty()
+            && self.capabilities.is_empty()
+            && self.properties.is_empty()
+            && self.block.is_empty()
+    }
+
+    fn call(&mut self, event: NetEvent) {
+        fn each<T: Clone>(callbacks: &mut [Callback<T>], value: T) {
+            for callback in callbacks {
+                callback(value.clone());
+            }
+        }
+        match event {
+            NetEvent::Available(h) => each(&mut self.available, h),
+            NetEvent::Lost(h) => each(&mut self.lost, h),
+            NetEvent::Unavailable => each(&mut self.unavailable, ()),
+            NetEvent::CapabilitiesChange(i) => each(&mut self.capabilities, i),
+            NetEvent::ConnectionPropertiesChange(i) => each(&mut self.properties, i),
+            NetEvent::BlockStatusChange(i) => each(&mut self.block, i),
+        }
+    }
+}
+
+/// The seed's `NetConnection`.
+pub struct NetConnection {
+    manager: NetManager,
+    id: ConnectionId,
+    spec: Option<NetSpecifier>,
+    timeout_ms: u32,
+    callbacks: Callbacks,
+    events: Option<mpsc::UnboundedReceiver<NetEvent>>,
+    dispatcher: Option<JoinHandle<Callbacks>>,
+    registered: bool,
+}
+
+impl std::fmt::Debug for NetConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetConnection")
+            .field("id", &self.id)
+            .field("spec", &self.spec)
+            .field("registered", &self.registered)
+            .finish()
+    }
+}
+
+macro_rules! on_event {
+    ($(#[$doc:meta])* $name:ident, $field:ident, $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(&mut self, callback: impl FnMut($ty) + Send + 'static) -> &mut Self {
+            self.callbacks.$field.push(Box::new(callback));
+            self
+        }
+    };
+}
+
+impl NetConnection {
+    pub(crate) fn new(manager: NetManager, spec: Option<NetSpecifier>, timeout_ms: u32) -> Self {
+        let id = manager.next_connection_id();
+        Self {
+            manager,
+            id,
+            spec,
+            timeout_ms,
+            callbacks: Callbacks::default(),
+            events: None,
+            dispatcher: None,
+            registered: false,
+        }
+    }
+
+    /// The connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    on_event!(
+        /// `on('netAvailable')`.
+        on_net_available, available, NetHandle
+    );
+    on_event!(
+        /// `on('netLost')`.
+        on_net_lost, lost, NetHandle
+    );
+    on_event!(
+        /// `on('netUnavailable')`.
+        on_net_unavailable, unavailable, ()
+    );
+    on_event!(
+        /// `on('netCapabilitiesChange')`.
+        on_net_capabilities_change, capabilities, NetCapabilityInfo
+    );
+    on_event!(
+        /// `on('netConnectionPropertiesChange')`.
+        on_net_connection_properties_change, properties, NetConnectionPropertyInfo
+    );
+    on_event!(
+        /// `on('netBlockStatusChange')`.
+        on_net_block_status_change, block, NetBlockStatusInfo
+    );
+
+    /// `register`: starts following the network. With callbacks set, they are called
+    /// in event order on the runtime; without, read [`NetConnection::next_event`].
+    /// Errors: 2101008 when already registered, 2101022 when the app has 2000
+    /// registered connections.
+    pub async fn register(&mut self) -> Result<()> {
+        self.register_now()
+    }
+
+    pub(crate) fn register_now(&mut self) -> Result<()> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.manager.shared.register(
+            self.manager.app,
+            self.id,
+            self.spec.clone(),
+            self.timeout_ms,
+            tx,
+        )?;
+        self.registered = true;
+        if self.callbacks.is_empty() {
+            self.events = Some(rx);
+        } else {
+            let mut callbacks = std::mem::take(&mut self.callbacks);
+            self.dispatcher = Some(self.manager.shared.runtime.spawn(async move {
+                while let Some(event) = rx.recv().await {
+                    callbacks.call(event);
+                }
+                callbacks
+            }));
+        }
+        Ok(())
+    }
+
+    /// `unregister`: stops following the network; no event arrives after it.
+    /// Errors: 2101007 when not registered.
+    pub async fn unregister(&mut self) -> Result<()> {
+        self.unregister_now()?;
+        if let Some(dispatcher) = self.dispatcher.take() {
+            if let Ok(callbacks) = dispatcher.await {
+                self.callbacks = callbacks;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister_now(&mut self) -> Result<()> {
+        self.manager.shared.unregister(self.id)?;
+        self.registered = false;
+        Ok(())
+    }
+
+    /// The next event, in order; `None` once unregistered and drained, or when
+    /// callbacks receive the events instead.
+    pub async fn next_event(&mut self) -> Option<NetEvent> {
+        self.events.as_mut()?.recv().await
+    }
+
+    /// The next event if one is queued now.
+    pub fn try_next_event(&mut self) -> Option<NetEvent> {
+        self.events.as_mut()?.try_recv().ok()
+    }
+}
+
+impl Drop for NetConnection {
+    fn drop(&mut self) {
+        if self.registered {
+            let _ = self.manager.shared.unregister(self.id);
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The runtime: the async shell that owns the engine, feeds it bearer reports, check
+//! results and timers, carries out its actions, and delivers events to subscribers.
+//!
+//! The engine sits behind a mutex held only for the few microseconds an input takes.
+//! Every input's outputs are dispatched before the lock is released, into one
+//! unbounded channel per subscriber: events keep the engine's order, and a slow
+//! subscriber never holds the engine up.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use netcore::engine::{
+    Action, AppId, BearerId, ConnectionId, Engine, NetEvent, NetworkSnapshot, Output,
+    ValidationResult,
+};
+use netcore::{
+    ActivationRequest, Bearer, BearerEvent, ConnectionProperties, Error, NetHandle, ReportSink,
+    Result,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// Runs one connectivity check of a network. `netcore-probe` provides the real one;
+/// [`NoValidator`] reports every check as failed.
+#[async_trait]
+pub trait Validator: Send + Sync + 'static {
+    /// Checks the network with these properties (interface, DNS servers).
+    async fn validate(&self, properties: &ConnectionProperties) -> ValidationResult;
+}
+
+/// A validator for runtimes without a probe: every check fails at once, so no
+/// network is ever claimed to be validated.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoValidator;
+
+#[async_trait]
+impl Validator for NoValidator {
+    async fn validate(&self, _: &ConnectionProperties) -> ValidationResult {
+        ValidationResult::Failed
+    }
+}
+
+/// How long a failed bearer waits before it runs again, at first and at most.
+const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
+
+/// A report on its way from a bearer's task to the engine.
+enum Report {
+    Event(BearerId, u64, Box<BearerEvent>),
+    Failed(BearerId, u64),
+}
+
+/// The engine and the subscribers its outputs go to.
+struct Core {
+    engine: Engine,
+    subscribers: HashMap<ConnectionId, mpsc::UnboundedSender<NetEvent>>,
+    watchers: Vec<mpsc::UnboundedSender<NetEvent>>,
+    /// The current run of each bearer; reports of older runs are dropped.
+    generations: HashMap<BearerId, u64>,
+}
+
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    actions: mpsc::UnboundedSender<Action>,
+    /// Wakes the driver when a timer may have moved earlier.
+    wake: Notify,
+    next_connection: AtomicU64,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl Shared {
+    fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `input` on the engine at the current time, then dispatches its outputs.
+    pub(crate) fn with_engine<T>(&self, input: impl FnOnce(&mut Engine, Instant) -> T) -> T {
+        let mut core = self.core();
+        let result = input(&mut core.engine, Instant::now());
+        core.dispatch(&self.actions);
+        drop(core);
+        self.wake.notify_one();
+        result
+    }
+
+    /// Reads the engine.
+    pub(crate) fn read<T>(&self, query: impl FnOnce(&Engine) -> T) -> T {
+        query(&self.core().engine)
+    }
+
+    /// Registers `id` and its event channel in one step, so the first events reach it.
+    pub(crate) fn register(
+        &self,
+        app: AppId,
+        id: ConnectionId,
+        spec: Option<netcore::NetSpecifier>,
+        timeout_ms: u32,
+        events: mpsc::UnboundedSender<NetEvent>,
+    ) -> Result<()> {
+        let mut core = self.core();
+        core.engine
+            .register(app, id, spec, timeout_ms, Instant::now())?;
+        core.subscribers.insert(id, events);
+        core.dispatch(&self.actions);
+        drop(core);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, id: ConnectionId) -> Result<()> {
+        let mut core = self.core();
+        core.engine.unregister(id, Instant::now())?;
+        core.subscribers.remove(&id);
+        core.dispatch(&self.actions);
+        Ok(())
+    }
+
+    pub(crate) fn next_connection_id(&self) -> ConnectionId {
+        ConnectionId(self.next_connection.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Core {
+    fn dispatch(&mut self, actions: &mpsc::UnboundedSender<Action>) {
+        let Core {
+            engine,
+            subscribers,
+            watchers,
+            ..
+        } = self;
+        for output in engine.drain_outputs() {
+            match output {
+                Output::Event { connection, event } => {
+                    if let Some(tx) = subscribers.get(&connection) {
+                        let _ = tx.send(event);
+                    }
+                }
+                Output::Observed(event) => {
+                    watchers.retain(|tx| tx.send(event.clone()).is_ok());
+                }
+                Output::Action(action) => {
+                    let _ = actions.send(action);
+                }
+            }
+        }
+    }
+}
+
+/// What [`NetManager::watch`] gives: the networks at that moment, then every event
+/// of every network as it happens.
+pub struct Watch {
+    /// The networks when watching started.
+    pub networks: Vec<NetworkSnapshot>,
+    /// The default network when watching started.
+    pub default_net: NetHandle,
+    /// Every later event, of every network, in order.
+    pub events: mpsc::UnboundedReceiver<NetEvent>,
+}
+
+/// Builds a [`NetManager`] from bearers and a validator.
+pub struct Builder {
+    config: Config,
+    bearers: Vec<Arc<dyn Bearer>>,
+    validator: Arc<dyn Validator>,
+}
+
+impl Builder {
+    /// Adds a bearer.
+    pub fn bearer(mut self, bearer: Arc<dyn Bearer>) -> Self {
+        self.bearers.push(bearer);
+        self
+    }
+
+    /// Sets the validator (default: [`NoValidator`]).
+    pub fn validator(mut self, validator: Arc<dyn Validator>) -> Self {
+        self.validator = validator;
+        self
+    }
+
+    /// Starts the runtime on the current tokio runtime.
+    pub fn start(self) -> Result<NetManager> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Internal("NetManager needs a tokio runtime".into()))?;
+        let mut engine = Engine::new(self.config.engine.engine_config()?);
+        engine.observe_all(true);
+        let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let mut bearers = HashMap::new();
+        let mut generations = HashMap::new();
+        for bearer in self.bearers {
+            let id = engine.add_bearer(bearer.bearer_type());
+            generations.insert(id, 1);
+            bearers.insert(id, bearer);
+        }
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core {
+                engine,
+                subscribers: HashMap::new(),
+                watchers: Vec::new(),
+                generations,
+            }),
+            actions: actions_tx,
+            wake: Notify::new(),
+            next_connection: AtomicU64::new(1),
+            runtime: runtime.clone(),
+        });
+        for (&id, bearer) in &bearers {
+            runtime.spawn(supervise(id, Arc::clone(bearer), reports_tx.clone()));
+        }
+        let driver = Driver {
+            shared: Arc::clone(&shared),
+            bearers,
+            validator: self.validator,
+            checks: HashMap::new(),
+            manage: self.config.manage,
+        };
+        runtime.spawn(driver.run(actions_rx, reports_rx));
+        Ok(NetManager {
+            shared,
+            app: current_app(),
+        })
+    }
+}
+
+/// The uid of this process: the app identity of an in-process caller.
+fn current_app() -> AppId {
+    use std::os::unix::fs::MetadataExt;
+    AppId(std::fs::metadata("/proc/self").map_or(0, |m| m.uid()))
+}
+
+/// The connection manager, as an application sees it: the seed's connection module.
+/// Cloning it is cheap; every clone talks to the same runtime. App-scoped state
+/// (bound network, requests) belongs to the app identity of the handle, by default
+/// this process's uid ([`NetManager::for_app`] picks another).
+#[derive(Clone)]
+pub struct NetManager {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) app: AppId,
+}
+
+impl std::fmt::Debug for NetManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetManager")
+            .field("app", &self.app)
+            .finish()
+    }
+}
+
+impl NetManager {
+    /// A builder for a runtime with the given bearers (none yet) and configuration.
+    pub fn builder(config: Config) -> Builder {
+        Builder {
+            config,
+            bearers: Vec::new(),
+            validator: Arc::new(NoValidator),
+        }
+    }
+
+    /// The embedded runtime: the engine with the Ethernet bearer linked in, observing
+    /// the host (it changes no routes unless `manage` is set). Must be called on a
+    /// tokio runtime. It returns once the bearers' first reports are in (at most
+    /// half a second).
+    pub async fn embedded(config: Config) -> Result<Self> {
+        let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
+        let manager = Self::builder(config).bearer(Arc::new(ethernet)).start()?;
+        manager
+            .settle(Duration::from_millis(50), Duration::from_millis(500))
+            .await;
+        Ok(manager)
+    }
+
+    /// Waits until no network has changed for `quiet`, or until `limit` has passed.
+    pub async fn settle(&self, quiet: Duration, limit: Duration) {
+        let mut watch = self.watch();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let until = (tokio::time::Instant::now() + quiet).min(deadline);
+            match tokio::time::timeout_at(until, watch.events.recv()).await {
+                Ok(Some(_)) if tokio::time::Instant::now() < deadline => continue,
+                _ => return,
+            }
+        }
+    }
+
+    /// The same manager acting for `app`.
+    pub fn for_app(&self, app: AppId) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            app,
+        }
+    }
+
+    /// The app identity this handle acts for.
+    pub fn app(&self) -> AppId {
+        self.app
+    }
+
+    /// Every network now, then every event of every network as it happens.
+    pub fn watch(&self) -> Watch {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut core = self.shared.core();
+        core.watchers.push(tx);
+        let engine = &core.engine;
+        let networks = engine
+            .all_nets()
+            .into_iter()
+            .filter_map(|net| engine.snapshot(net).ok())
+            .collect();
+        Watch {
+            networks,
+            default_net: engine.default_net(),
+            events: rx,
+        }
+    }
+
+    /// A snapshot of every network (for listings).
+    pub fn snapshots(&self) -> Vec<NetworkSnapshot> {
+        self.shared.read(|e| {
+            e.all_nets()
+                .into_iter()
+                .filter_map(|net| e.snapshot(net).ok())
+                .collect()
+        })
+    }
+
+    /// A snapshot of one network; an unknown netId is 2100001.
+    pub fn snapshot(&self, net: NetHandle) -> Result<NetworkSnapshot> {
+        self.shared.read(|e| e.snapshot(net))
+    }
+}
+
+/// Runs a bearer, restarting it with backoff when it fails or panics.
+async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::UnboundedSender<Report>) {
+    let mut backoff = RESTART_BACKOFF.0;
+    for generation in 1.. {
+        let tx = reports.clone();
+        let sink = ReportSink::new(move |event| {
+            let _ = tx.send(Report::Event(id, generation, Box::new(event)));
+        });
+        let started = Instant::now();
+        let outcome = AssertUnwindSafe(bearer.run(sink)).catch_unwind().await;
+        let _ = reports.send(Report::Failed(id, generation));
+        match outcome {
+            Ok(Ok(())) => {
+                tracing::info!(bearer = bearer.name(), "bearer stopped");
+                return;
+            }
+            Ok(Err(e)) => tracing::warn!(bearer = bearer.name(), "bearer failed: {e}"),
+            Err(_) => tracing::error!(bearer = bearer.name(), "bearer panicked"),
+        }
+        if started.elapsed() > RESTART_BACKOFF.1 {
+            backoff = RESTART_BACKOFF.0;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
+    }
+}
+
+/// The driver task: bearer reports, timers and actions.
+struct Driver {
+    shared: Arc<Shared>,
+    bearers: HashMap<BearerId, Arc<dyn Bearer>>,
+    validator: Arc<dyn Validator>,
+    checks: HashMap<NetHandle, JoinHandle<()>>,
+    manage: bool,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut actions: mpsc::UnboundedReceiver<Action>,
+        mut reports: mpsc::UnboundedReceiver<Report>,
+    ) {
+        loop {
+            let deadline = self.shared.read(Engine::next_timeout);
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(report) = reports.recv() => self.report(report),
+                Some(action) = actions.recv() => self.act(action),
+                () = sleep => self.shared.with_engine(|e, now| e.handle_timeout(now)),
+                () = self.shared.wake.notified() => {}
+                else => return,
+            }
+        }
+    }
+
+    fn report(&mut self, report: Report) {
+        let mut core = self.shared.core();
+        let now = Instant::now();
+        match report {
+            Report::Event(bearer, generation, event) => {
+                if core.generations.get(&bearer) == Some(&generation) {
+                    if let Err(e) = core.engine.bearer_event(bearer, *event, now) {
+                        tracing::warn!(bearer = bearer.0, "refused a bearer report: {e}");
+                    }
+                }
+            }
+            Report::Failed(bearer, generation) => {
+                core.generations.insert(bearer, generation + 1);
+                if let Err(e) = core.engine.clear_bearer(bearer, now) {
+                    tracing::warn!(bearer = bearer.0, "{e}");
+                }
+            }
+        }
+        core.dispatch(&self.shared.actions);
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::StartValidation { net, attempt } => self.start_check(net, attempt),
+            Action::CancelValidation { net } => {
+                if let Some(check) = self.checks.remove(&net) {
+                    check.abort();
+                }
+            }
+            Action::Activate {
+                bearer,
+                request,
+                identifier,
+            } => {
+                if let Some(b) = self.bearers.get(&bearer).cloned() {
+                    self.shared.runtime.spawn(async move {
+                        let request = ActivationRequest {
+                            request: request.0,
+                            identifier,
+                        };
+                        if let Err(e) = b.activate(request).await {
+                            tracing::info!(bearer = b.name(), "activation refused: {e}");
+                        }
+                    });
+                }
+            }
+            Action::Release { bearer, key, .. } => {
+                if let Some(b) = self.bearers.get(&bearer).cloned() {
+                    self.shared.runtime.spawn(async move {
+                        if let Err(e) = b.release(&key).await {
+                            tracing::info!(bearer = b.name(), "release failed: {e}");
+                        }
+                    });
+                }
+            }
+            Action::DefaultNetworkChanged { net } => {
+                if self.manage {
+                    tracing::warn!(%net, "manage mode cannot program routes yet");
+                }
+            }
+            Action::AppNetworkChanged { app, net } => {
+                tracing::debug!(app = app.0, %net, "app bound");
+            }
+        }
+    }
+
+    fn start_check(&mut self, net: NetHandle, attempt: u32) {
+        let Ok(properties) = self.shared.read(|e| e.connection_properties(net)) else {
+            return;
+        };
+        self.checks.retain(|_, check| !check.is_finished());
+        let shared = Arc::clone(&self.shared);
+        let validator = Arc::clone(&self.validator);
+        let task = self.shared.runtime.spawn(async move {
+            let result = validator.validate(&properties).await;
+            let applied =
+                shared.with_engine(|e, now| e.validation_result(net, attempt, result, now));
+            if let Err(e) = applied {
+                tracing::debug!(%net, "check result dropped: {e}");
+            }
+        });
+        if let Some(old) = self.checks.insert(net, task) {
+            old.abort();
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! The public API against the runtime with simulated bearers.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use netcore::engine::{AppId, NetEvent, ValidationResult};
+use netcore::sim::SimBearer;
+use netcore::{
+    Bearer, ConnectionProperties, NetBearType, NetCap, NetHandle, NetSpecifier, NetworkInfo,
+    ReportSink,
+};
+use netcore_facade::{Config, NetConnection, NetManager, Validator, blocking};
+
+/// A validator with a fixed answer.
+struct Answer(ValidationResult);
+
+#[async_trait]
+impl Validator for Answer {
+    async fn validate(&self, _: &ConnectionProperties) -> ValidationResult {
+        self.0.clone()
+    }
+}
+
+struct Setup {
+    manager: NetManager,
+    wifi: Arc<SimBearer>,
+    cell: Arc<SimBearer>,
+}
+
+fn start(validator: ValidationResult) -> Setup {
+    let wifi = Arc::new(SimBearer::new(NetBearType::Wifi, "sim-wifi"));
+    let cell = Arc::new(SimBearer::new(NetBearType::Cellular, "sim-cell"));
+    let manager = NetManager::builder(Config::default())
+        .bearer(wifi.clone())
+        .bearer(cell.clone())
+        .validator(Arc::new(Answer(validator)))
+        .start()
+        .unwrap();
+    Setup {
+        manager,
+        wifi,
+        cell,
+    }
+}
+
+fn wifi() -> NetworkInfo {
+    NetworkInfo::new(NetBearType::Wifi, "wlan0")
+}
+
+fn cell() -> NetworkInfo {
+    NetworkInfo::new(NetBearType::Cellular, "wwan0").with_identifier("slot0")
+}
+
+async fn next(connection: &mut NetConnection) -> NetEvent {
+    tokio::time::timeout(Duration::from_secs(5), connection.next_event())
+        .await
+        .expect("an event within 5 s")
+        .expect("the connection is open")
+}
+
+/// The next event's seed name and network.
+async fn next_named(connection: &mut NetConnection) -> String {
+    let event = next(connection).await;
+    format!(
+        "{}({})",
+        event.name(),
+        event.net_handle().unwrap_or(NetHandle::NONE)
+    )
+}
+
+async fn wait_for<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    want: T,
+    mut read: impl FnMut() -> T,
+) {
+    for _ in 0..500 {
+        if read() == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: wanted {want:?}, have {:?}", read());
+}
+
+#[tokio::test]
+async fn default_network_events_in_seed_order_and_switch() {
+    let s = start(ValidationResult::Validated);
+    let mut connection = s.manager.create_net_connection(None, 0);
+    connection.register().await.unwrap();
+    s.wifi.connect("wlan0", wifi());
+    assert_eq!(next_named(&mut connection).await, "netAvailable(100)");
+    assert_eq!(
+        next_named(&mut connection).await,
+        "netCapabilitiesChange(100)"
+    );
+    assert_eq!(
+        next_named(&mut connection).await,
+        "netConnectionPropertiesChange(100)"
+    );
+    // The check validates it.
+    let NetEvent::CapabilitiesChange(info) = next(&mut connection).await else {
+        panic!("expected the check's capability change")
+    };
+    assert!(info.net_cap.network_cap.contains(NetCap::Validated));
+    assert_eq!(s.manager.get_default_net().await.unwrap().net_id(), 100);
+
+    s.cell.connect("wwan0", cell());
+    wait_for("cell validated", 2, || {
+        blocking::get_all_nets(&s.manager).unwrap().len()
+    })
+    .await;
+    s.wifi.disconnect("wlan0");
+    assert_eq!(next_named(&mut connection).await, "netLost(100)");
+    assert_eq!(next_named(&mut connection).await, "netAvailable(101)");
+    assert_eq!(
+        next_named(&mut connection).await,
+        "netCapabilitiesChange(101)"
+    );
+    assert!(s.manager.is_default_net_metered().await.unwrap());
+}
+
+#[tokio::test]
+async fn callbacks_receive_the_events() {
+    let s = start(ValidationResult::Failed);
+    s.wifi.connect("wlan0", wifi());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut connection = s.manager.create_net_connection(None, 0);
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    connection
+        .on_net_available(move |h| a.lock().unwrap().push(format!("available {h}")))
+        .on_net_lost(move |h| b.lock().unwrap().push(format!("lost {h}")))
+        .on_net_connection_properties_change(move |i| {
+            c.lock().unwrap().push(format!(
+                "properties {}",
+                i.connection_properties.interface_name
+            ))
+        });
+    connection.register().await.unwrap();
+    wait_for("available", true, || !seen.lock().unwrap().is_empty()).await;
+    s.wifi.disconnect("wlan0");
+    wait_for("three callbacks", 3, || seen.lock().unwrap().len()).await;
+    connection.unregister().await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["available 100", "properties wlan0", "lost 100"]
+    );
+}
+
+#[tokio::test]
+async fn register_and_unregister_errors() {
+    let s = start(ValidationResult::Failed);
+    let mut connection = s.manager.create_net_connection(None, 0);
+    connection.register().await.unwrap();
+    assert_eq!(connection.register().await.unwrap_err().code(), 2101008);
+    connection.unregister().await.unwrap();
+    assert_eq!(connection.unregister().await.unwrap_err().code(), 2101007);
+    let err = s
+        .manager
+        .create_net_connection_checked(None, -1)
+        .unwrap_err();
+    assert_eq!(err.code(), 401);
+}
+
+#[tokio::test]
+async fn timeout_gives_net_unavailable() {
+    let s = start(ValidationResult::Failed);
+    let spec = NetSpecifier::new(&[NetBearType::Cellular], &[]).with_identifier("slot1");
+    let mut connection = s.manager.create_net_connection(Some(spec), 100);
+    connection.register().await.unwrap();
+    assert_eq!(next_named(&mut connection).await, "netUnavailable(0)");
+    // The cellular bearer was asked to activate slot1.
+    wait_for("activation", 1, || s.cell.activations().len()).await;
+    assert_eq!(s.cell.activations()[0].identifier.as_deref(), Some("slot1"));
+}
+
+#[tokio::test]
+async fn activation_brings_up_the_asked_network() {
+    let s = start(ValidationResult::Failed);
+    s.cell
+        .on_activate(Some("slot1"), "wwan1", cell().with_identifier("slot1"));
+    let spec = NetSpecifier::new(&[NetBearType::Cellular], &[]).with_identifier("slot1");
+    let mut connection = s.manager.create_net_connection(Some(spec), 5000);
+    connection.register().await.unwrap();
+    assert_eq!(next_named(&mut connection).await, "netAvailable(100)");
+}
+
+#[tokio::test]
+async fn app_state_is_per_app() {
+    let s = start(ValidationResult::Failed);
+    s.wifi.connect("wlan0", wifi());
+    wait_for("network", 1, || {
+        blocking::get_all_nets(&s.manager).unwrap().len()
+    })
+    .await;
+    let net = NetHandle::new(100).unwrap();
+    let app_a = s.manager.for_app(AppId(5000));
+    let app_b = s.manager.for_app(AppId(5001));
+    app_a.set_app_net(net).await.unwrap();
+    assert_eq!(app_a.get_app_net().await.unwrap(), net);
+    assert_eq!(app_b.get_app_net().await.unwrap(), NetHandle::NONE);
+    let unknown = NetHandle::new(4242).unwrap();
+    assert_eq!(
+        app_b.set_app_net(unknown).await.unwrap_err().code(),
+        2100001
+    );
+    app_a.set_app_net(NetHandle::NONE).await.unwrap();
+    assert_eq!(app_a.get_app_net().await.unwrap(), NetHandle::NONE);
+}
+
+#[tokio::test]
+async fn queries_and_their_errors() {
+    let s = start(ValidationResult::Failed);
+    assert!(!s.manager.has_default_net().await.unwrap());
+    assert!(s.manager.get_default_net().await.unwrap().is_none());
+    let mut info = wifi();
+    info.properties.mtu = 1420;
+    s.wifi.connect("wlan0", info);
+    wait_for("default", true, || {
+        blocking::has_default_net(&s.manager).unwrap()
+    })
+    .await;
+    let net = s.manager.get_default_net().await.unwrap();
+    let props = s.manager.get_connection_properties(net).await.unwrap();
+    assert_eq!((props.interface_name.as_str(), props.mtu), ("wlan0", 1420));
+    let caps = s.manager.get_net_capabilities(net).await.unwrap();
+    assert_eq!(caps.bearer_types, vec![NetBearType::Wifi]);
+    s.manager
+        .set_net_ext_attribute(net, "level-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        blocking::get_net_ext_attribute(&s.manager, net).unwrap(),
+        "level-2"
+    );
+    let gone = NetHandle::new(999).unwrap();
+    assert_eq!(
+        s.manager
+            .get_net_capabilities(gone)
+            .await
+            .unwrap_err()
+            .code(),
+        2100001
+    );
+    assert_eq!(
+        s.manager
+            .report_net_connected(gone)
+            .await
+            .unwrap_err()
+            .code(),
+        2100001
+    );
+    s.manager.report_net_disconnected(net).await.unwrap();
+}
+
+#[test]
+fn blocking_twins_work_from_a_plain_thread() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s = runtime.block_on(async { start(ValidationResult::Failed) });
+    s.wifi.connect("wlan0", wifi());
+    let manager = s.manager.clone();
+    let handle = std::thread::spawn(move || {
+        for _ in 0..500 {
+            if blocking::has_default_net(&manager).unwrap() {
+                return blocking::get_default_net(&manager).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        NetHandle::NONE
+    });
+    assert_eq!(handle.join().unwrap().net_id(), 100);
+}
+
+/// A bearer that panics whenever it runs.
+struct Panicking;
+
+#[async_trait]
+impl Bearer for Panicking {
+    fn bearer_type(&self) -> NetBearType {
+        NetBearType::Bluetooth
+    }
+    fn name(&self) -> &str {
+        "panicking"
+    }
+    async fn run(&self, _: ReportSink) -> netcore::Result<()> {
+        panic!("this bearer always panics")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_or_failing_bearer_is_contained_and_restarted() {
+    let wifi = Arc::new(SimBearer::new(NetBearType::Wifi, "sim-wifi"));
+    let manager = NetManager::builder(Config::default())
+        .bearer(Arc::new(Panicking))
+        .bearer(wifi.clone())
+        .start()
+        .unwrap();
+    wifi.connect("wlan0", NetworkInfo::new(NetBearType::Wifi, "wlan0"));
+    wait_for("wifi up", 1, || {
+        blocking::get_all_nets(&manager).unwrap().len()
+    })
+    .await;
+    let mut connection = manager.create_net_connection(None, 0);
+    connection.register().await.unwrap();
+    assert_eq!(next_named(&mut connection).await, "netAvailable(100)");
+    // The Wi-Fi peer dies: its network goes; when the bearer runs again it reports
+    // the network again, under a new netId.
+    wifi.fail("wpa_supplicant went away");
+    let mut seen = Vec::new();
+    while !seen.contains(&"netAvailable(101)".to_owned()) {
+        seen.push(next_named(&mut connection).await);
+    }
+    assert!(seen.contains(&"netLost(100)".to_owned()), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_does_not_hold_others_up() {
+    let s = start(ValidationResult::Failed);
+    let mut idle = s.manager.create_net_connection(None, 0);
+    idle.register().await.unwrap();
+    for round in 0..200 {
+        s.wifi.connect("wlan0", wifi().with_quality(round % 100));
+    }
+    let mut busy = s.manager.create_net_connection(None, 0);
+    busy.register().await.unwrap();
+    assert_eq!(next_named(&mut busy).await, "netAvailable(100)");
+    assert_eq!(next_named(&mut idle).await, "netAvailable(100)");
+}
+
+#[tokio::test]
+async fn watch_sees_every_network() {
+    let s = start(ValidationResult::Failed);
+    let mut watch = s.manager.watch();
+    assert!(watch.networks.is_empty());
+    s.cell.connect("wwan0", cell());
+    s.wifi.connect("wlan0", wifi());
+    let mut names = Vec::new();
+    while !names.contains(&"netAvailable(101)".to_owned()) {
+        let event = watch.events.recv().await.unwrap();
+        names.push(format!("{}({})", event.name(), event.net_handle().unwrap()));
+    }
+    assert_eq!(
+        names[..3],
+        [
+            "netAvailable(100)",
+            "netCapabilitiesChange(100)",
+            "netConnectionPropertiesChange(100)"
+        ]
+    );
+}
