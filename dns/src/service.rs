@@ -412,6 +412,14 @@ impl DnsService {
             Plan::Answered(ips) => return Ok(ips),
             Plan::Query(pending) => pending,
         };
+        // Answered from the cache: no future to wait for.
+        if pending.iter().all(|p| matches!(p, Pending::Ready(_))) {
+            let outcomes = pending.into_iter().filter_map(|p| match p {
+                Pending::Ready(outcome) => Some(outcome),
+                Pending::Wait(_) => None,
+            });
+            return combine(outcomes).map_err(|f| f.into_error(host));
+        }
         let outcomes = futures::future::join_all(pending.into_iter().map(|p| async move {
             match p {
                 Pending::Ready(outcome) => outcome,
@@ -465,6 +473,11 @@ impl DnsService {
                 return Err(Failure::Internal(why.clone()).into_error(name));
             }
         };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Internal(
+                "DNS lookups need a tokio runtime, and none is running".into(),
+            ));
+        }
         let generation = network.generation;
         let kinds: &[bool] = match family {
             FamilyType::All => &[false, true],
@@ -573,7 +586,9 @@ impl Inner {
 /// Merges the outcomes of the A and AAAA queries of one lookup: the addresses of
 /// both in order; when none, the most telling failure (a timeout or server failure
 /// says more than "no such name" of the other family).
-fn combine(outcomes: Vec<Outcome>) -> std::result::Result<Vec<IpAddr>, Failure> {
+fn combine(
+    outcomes: impl IntoIterator<Item = Outcome>,
+) -> std::result::Result<Vec<IpAddr>, Failure> {
     let mut ips = Vec::new();
     let mut failure: Option<Failure> = None;
     for outcome in outcomes {

@@ -524,3 +524,68 @@ async fn binding_to_a_missing_interface_is_a_clear_error() {
     assert!(err.to_string().contains("nc-no-such0"), "{err}");
     assert_eq!(a.total(), 0, "nothing left through another interface");
 }
+
+#[tokio::test]
+async fn replies_are_bounded() {
+    let (_, a, _b, _) = two_networks().await;
+    let many: Vec<_> = (0..200u8).map(|i| ip(&format!("10.4.{i}.1"))).collect();
+    a.set("many.test", Answer::Addresses(many, u32::MAX));
+    let clock = Arc::new(ManualClock::new());
+    let dns = DnsService::with_clock(
+        DnsConfig {
+            max_addresses: 16,
+            max_positive_ttl: Duration::from_secs(3600),
+            ..quick_config()
+        },
+        clock.clone(),
+    );
+    dns.set_network(net(100), &a.properties(loopback_interface()))
+        .unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, Some(net(100)), "many.test", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 16);
+    assert_eq!(got[0], NetAddress::new(ip("10.4.0.1"), 0));
+    // The answer is too large for UDP: it came truncated, then whole over TCP.
+    let per_lookup = a.count("many.test", RecordType::A);
+    assert_eq!(per_lookup, 2, "UDP, then TCP");
+    // A huge TTL is clamped to max_positive_ttl.
+    clock.advance(Duration::from_secs(3599));
+    let _ = dns
+        .get_addresses_by_name(APP, Some(net(100)), "many.test", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.count("many.test", RecordType::A),
+        per_lookup,
+        "still cached"
+    );
+    clock.advance(Duration::from_secs(2));
+    let _ = dns
+        .get_addresses_by_name(APP, Some(net(100)), "many.test", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.count("many.test", RecordType::A),
+        2 * per_lookup,
+        "expired"
+    );
+}
+
+#[test]
+fn lookups_outside_a_tokio_runtime_fail_cleanly() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let a = rt.block_on(TestServer::start("127.0.0.1"));
+    let dns = DnsService::new(quick_config());
+    dns.set_network(net(100), &a.properties("")).unwrap();
+    let result = futures::executor::block_on(dns.get_addresses_by_name(
+        APP,
+        Some(net(100)),
+        "x.test",
+        QueryOptions::default(),
+    ));
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), 2_100_003, "{err}");
+    assert!(err.to_string().contains("tokio runtime"), "{err}");
+}

@@ -61,6 +61,9 @@ impl TestServer {
         let table = handler.table.clone();
         let mut server = Server::new(handler);
         server.register_socket(socket);
+        // TCP on the same port, for truncated answers.
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        server.register_listener(listener, Duration::from_secs(5), 64);
         Self {
             addr,
             table,
