@@ -31,7 +31,7 @@ pub const MAX_NAME_LEN: usize = 253;
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidValue`] (2100001) for invalid input: see the [module docs](self).
+/// [`Error::InvalidValue`] (2100001) for invalid input: see the [crate docs](crate#idna).
 pub fn get_dns_ascii(host: &str, flag: ConversionProcess) -> Result<String> {
     check_raw(host)?;
     let (deny, hyphens) = rules_of(flag);
@@ -62,7 +62,7 @@ pub fn get_dns_ascii(host: &str, flag: ConversionProcess) -> Result<String> {
 ///
 /// # Errors
 /// [`Error::InvalidValue`] (2100001) for invalid input (bad Punycode, a label over 63
-/// bytes, ...): see the [module docs](self).
+/// bytes, ...): see the [crate docs](crate#idna).
 pub fn get_dns_unicode(host: &str, flag: ConversionProcess) -> Result<String> {
     check_raw(host)?;
     check_lengths(host, host)?;

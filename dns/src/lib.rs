@@ -20,6 +20,23 @@
 //! [`ResolveFailure`](netcore::ResolveFailure) telling no such name, timeout, server
 //! failure or no network apart.
 //!
+//! # IDNA
+//!
+//! [`get_dns_ascii`] and [`get_dns_unicode`] use UTS #46 (non-transitional) from the
+//! `idna` crate. The seed's flags:
+//!
+//! | flag | meaning here |
+//! | --- | --- |
+//! | `NO_CONFIGURATION` (0) | UTS #46; a code point it disallows (unassigned ones among them) is an error |
+//! | `ALLOW_UNASSIGNED` (1) | as 0, but a label refused only for its non-ASCII code points is kept and Punycode-encoded (decoded) as it is, the IDNA2003 `AllowUnassigned` behaviour |
+//! | `USE_STD3_ASCII_RULES` (2) | as 0, plus STD3 (RFC 1123): letters, digits and hyphens only, no hyphen at a label's start or end |
+//!
+//! In every mode an empty name or label, a label over 63 bytes, a name over 253
+//! bytes, a NUL or invalid Punycode is refused with 2100001. Host names to look up go
+//! through the same processing ([`lookup_form`]).
+//!
+//! # Example
+//!
 //! ```no_run
 //! use netcore::{ConnectionProperties, NetAddress, NetHandle, QueryOptions};
 //! use netcore_dns::{AppId, DnsConfig, DnsService};
