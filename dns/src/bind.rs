@@ -128,3 +128,51 @@ impl RuntimeProvider for BoundRuntime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device_of(socket: &UdpSocket) -> Option<Vec<u8>> {
+        socket2::SockRef::from(socket).device().ok().flatten()
+    }
+
+    #[tokio::test]
+    async fn udp_sockets_are_bound_to_the_interface() {
+        if let Err(why) = probe_binding("lo") {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let server: SocketAddr = "127.0.0.1:53".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let bound = BoundRuntime::new("lo")
+            .bind_udp(local, server)
+            .await
+            .unwrap();
+        assert_eq!(device_of(&bound).as_deref(), Some(&b"lo"[..]));
+        let unbound = BoundRuntime::new("").bind_udp(local, server).await.unwrap();
+        assert_eq!(device_of(&unbound), None);
+    }
+
+    #[tokio::test]
+    async fn tcp_connections_are_bound_to_the_interface() {
+        if let Err(why) = probe_binding("lo") {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = listener.local_addr().unwrap();
+        let stream = BoundRuntime::new("lo")
+            .connect_tcp(server, None, None)
+            .await
+            .unwrap();
+        let device = socket2::SockRef::from(&stream.0).device().unwrap();
+        assert_eq!(device.as_deref(), Some(&b"lo"[..]));
+    }
+
+    #[test]
+    fn a_missing_interface_is_named_in_the_error() {
+        let why = probe_binding("nc-missing0").unwrap_err();
+        assert!(why.contains("nc-missing0"), "{why}");
+    }
+}
