@@ -12,6 +12,7 @@ pub mod bearer;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod plugin;
 pub mod resolve;
 pub mod sim;
 
