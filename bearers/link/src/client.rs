@@ -67,10 +67,6 @@ impl LinkClient {
         }
     }
 
-    pub(crate) fn handle(&self) -> &rtnetlink::Handle {
-        &self.handle
-    }
-
     /// Every link.
     pub async fn links(&self) -> Result<Vec<Link>> {
         let mut stream = self.handle.link().get().execute();

@@ -111,10 +111,4 @@ impl LinkWatcher {
             self.pending.extend(convert::events(message, &self.sysfs));
         }
     }
-
-    /// The rtnetlink handle, for crate-internal use.
-    #[allow(dead_code)]
-    pub(crate) fn handle(&self) -> &rtnetlink::Handle {
-        self.client.handle()
-    }
 }
