@@ -19,7 +19,7 @@
 //!
 //! [`export_bearer!`](crate::export_bearer) turns any [`ExportBearer`] into a plugin;
 //! [`load_plugin`] and [`load_plugins`] load them as [`PluginBearer`]s, which
-//! implement [`Bearer`](crate::Bearer) like any in-process bearer.
+//! implement [`Bearer`] like any in-process bearer.
 
 #![allow(unsafe_code)]
 
