@@ -518,15 +518,21 @@ impl DnsService {
     /// (and fills the cache) even when every waiting lookup is dropped.
     fn start_query(&self, key: QueryKey, resolver: Arc<Resolver<BoundRuntime>>) -> SharedLookup {
         let inner = self.inner.clone();
+        let task_key = key.clone();
         let task = tokio::spawn(async move {
-            let (outcome, ttl) = query_upstream(&resolver, &key, &inner.config).await;
-            inner.finish(key, outcome.clone(), ttl);
+            let (outcome, ttl) = query_upstream(&resolver, &task_key, &inner.config).await;
+            inner.finish(task_key, outcome.clone(), ttl);
             outcome
         });
+        let inner = self.inner.clone();
         async move {
             match task.await {
                 Ok(outcome) => outcome,
-                Err(e) => Err(Failure::Internal(format!("the DNS query task failed: {e}"))),
+                Err(e) => {
+                    // The task died before finishing: let the next lookup start anew.
+                    inner.state().inflight.remove(&key);
+                    Err(Failure::Internal(format!("the DNS query task failed: {e}")))
+                }
             }
         }
         .boxed()
