@@ -104,6 +104,8 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
     let ns = NetNs::create().unwrap();
     ns.add_veth("e0", "e0p").unwrap();
     ns.add_veth("x0", "x0p").unwrap();
+    // Allowed by name, but not Ethernet-class: never reported although it has carrier.
+    ns.ip(&["link", "add", "e9", "up", "type", "ifb"]).unwrap();
     ns.ip(&["addr", "add", "10.66.0.1/24", "dev", "e0"])
         .unwrap();
     ns.ip(&["route", "add", "default", "via", "10.66.0.254", "dev", "e0"])
@@ -115,7 +117,8 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
     .unwrap();
     let bearer = Running::start(&ns, config);
 
-    // At start: e0 only (x0 is not allowed, e0p is denied), with its properties.
+    // At start: e0 only (x0 is not allowed, e0p is denied, e9 is an ifb), with its
+    // properties.
     let BearerEvent::Appeared { key, info } = bearer.next("start") else {
         panic!("the first report is not Appeared");
     };

@@ -44,6 +44,9 @@ fn watcher_follows_carrier_mtu_addresses_and_deletion() {
     ns.add_veth("nc0", "nc0p").unwrap();
     ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "nc0"])
         .unwrap();
+    ns.ip(&["tuntap", "add", "mode", "tun", "nt0"]).unwrap();
+    ns.ip(&["tuntap", "add", "mode", "tap", "nt1"]).unwrap();
+    ns.ip(&["link", "add", "nd0", "up", "type", "ifb"]).unwrap();
     let ns_ref = &ns;
     ns.run_async(|| async move {
         let mut watcher = LinkWatcher::start().await.unwrap();
@@ -63,7 +66,15 @@ fn watcher_follows_carrier_mtu_addresses_and_deletion() {
             routes.iter().any(|r| r.destination == ip("10.77.0.0") && r.prefix_len == 24),
             "{routes:?}"
         );
-        assert!(state.link_by_name("lo").is_some_and(|l| l.kind == LinkKind::Loopback));
+        assert!(state.link_by_name("lo").is_some_and(|l| l.kind == LinkKind::Loopback && l.loopback));
+        assert_eq!(state.link_by_name("nt0").map(|l| &l.kind), Some(&LinkKind::Tun));
+        assert_eq!(state.link_by_name("nt1").map(|l| &l.kind), Some(&LinkKind::Tap));
+        assert_eq!(
+            state.link_by_name("nd0").map(|l| &l.kind),
+            Some(&LinkKind::Other("ifb".into()))
+        );
+        // ifb devices have carrier with an unknown operational state.
+        assert!(state.link_by_name("nd0").is_some_and(|l| l.has_carrier()));
 
         ns_ref.ip(&["link", "set", "nc0p", "down"]).unwrap();
         wait_for(&mut watcher, "carrier loss", |e| is_link(e, "nc0", false)).await;
