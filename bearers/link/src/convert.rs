@@ -310,3 +310,134 @@ pub(crate) fn events(msg: NetlinkMessage<RouteNetlinkMessage>, sysfs: &SysfsNet)
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::packet_route::route::RouteNextHop;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn no_sysfs() -> SysfsNet {
+        SysfsNet::new("/nonexistent/netcore-test")
+    }
+
+    fn link_message(name: &str, kind: Option<InfoKind>, layer: LinkLayerType) -> LinkMessage {
+        let mut msg = LinkMessage::default();
+        msg.header.index = 7;
+        msg.header.link_layer_type = layer;
+        msg.header.flags = LinkFlags::Up | LinkFlags::LowerUp | LinkFlags::Running;
+        msg.attributes = vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::Mtu(1420),
+            LinkAttribute::Address(vec![2, 0, 0, 0, 0, 7]),
+            LinkAttribute::OperState(State::Up),
+        ];
+        if let Some(kind) = kind {
+            msg.attributes
+                .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(kind)]));
+        }
+        msg
+    }
+
+    #[test]
+    fn links_get_kind_flags_mtu_and_mac() {
+        let l = link(
+            &link_message("eth0", None, LinkLayerType::Ether),
+            &no_sysfs(),
+        )
+        .unwrap();
+        assert_eq!(l.kind, LinkKind::Device);
+        assert_eq!((l.index, l.mtu, l.up, l.lower_up), (7, 1420, true, true));
+        assert_eq!(l.oper_state, OperState::Up);
+        assert_eq!(l.mac.unwrap().to_string(), "02:00:00:00:00:07");
+        assert_eq!((l.wireless, l.speed_mbps), (false, None));
+        let kind = |k, layer| {
+            link(&link_message("x", Some(k), layer), &no_sysfs())
+                .unwrap()
+                .kind
+        };
+        assert_eq!(kind(InfoKind::Tun, LinkLayerType::None), LinkKind::Tun);
+        assert_eq!(kind(InfoKind::Tun, LinkLayerType::Ether), LinkKind::Tap);
+        assert_eq!(kind(InfoKind::Veth, LinkLayerType::Ether), LinkKind::Veth);
+        assert_eq!(
+            kind(InfoKind::Other("foo".into()), LinkLayerType::Ether),
+            LinkKind::Other("foo".into())
+        );
+        let mut nameless = link_message("x", None, LinkLayerType::Ether);
+        nameless.attributes.remove(0);
+        assert!(link(&nameless, &no_sysfs()).is_none());
+    }
+
+    #[test]
+    fn addresses_prefer_the_local_address() {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.index = 3;
+        msg.header.prefix_len = 32;
+        msg.attributes = vec![
+            AddressAttribute::Address(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))),
+            AddressAttribute::Local(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))),
+            AddressAttribute::Flags(AddressFlags::Tentative),
+        ];
+        let a = address(&msg).unwrap();
+        assert_eq!(a.address, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!((a.index, a.prefix_len, a.tentative), (3, 32, true));
+        msg.attributes.clear();
+        assert!(address(&msg).is_none());
+    }
+
+    #[test]
+    fn multipath_routes_expand_per_next_hop() {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = 254;
+        msg.header.kind = RouteType::Unicast;
+        msg.header.protocol = RouteProtocol::Static;
+        let hop = |index, gw: Ipv6Addr| {
+            let mut h = RouteNextHop::default();
+            h.interface_index = index;
+            h.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet6(gw))];
+            h
+        };
+        msg.attributes = vec![
+            RouteAttribute::Table(1000),
+            RouteAttribute::Priority(5),
+            RouteAttribute::MultiPath(vec![
+                hop(2, "fe80::1".parse().unwrap()),
+                hop(3, "fe80::2".parse().unwrap()),
+            ]),
+        ];
+        let routes = routes(&msg);
+        assert_eq!(routes.len(), 2);
+        assert!(
+            routes
+                .iter()
+                .all(|r| r.is_default() && r.table == 1000 && r.metric == Some(5))
+        );
+        assert_eq!(routes[1].index, Some(3));
+        assert_eq!(routes[1].gateway, Some("fe80::2".parse().unwrap()));
+        assert_eq!(routes[0].protocol, RouteOrigin::Static);
+
+        let mut other = RouteMessage::default();
+        other.header.address_family = AddressFamily::Mpls;
+        assert!(super::routes(&other).is_empty());
+    }
+
+    #[test]
+    fn neighbours_of_other_families_are_ignored() {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.ifindex = 4;
+        msg.header.state = NlNeighbourState::Stale;
+        msg.attributes = vec![
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(Ipv4Addr::new(192, 0, 2, 1))),
+            NeighbourAttribute::LinkLayerAddress(vec![0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]),
+        ];
+        let n = neighbour(&msg).unwrap();
+        assert_eq!(n.state, NeighbourState::Stale);
+        assert!(n.is_resolved());
+        assert_eq!(n.mac.unwrap().to_string(), "aa:bb:cc:dd:ee:ff");
+        msg.header.family = AddressFamily::Bridge;
+        assert!(neighbour(&msg).is_none());
+    }
+}
