@@ -67,6 +67,12 @@ impl LinkClient {
         }
     }
 
+    /// Stops the socket's task, as if the socket had failed.
+    #[cfg(test)]
+    pub(crate) fn abort_connection(&self) {
+        self._connection.0.abort();
+    }
+
     /// Every link.
     pub async fn links(&self) -> Result<Vec<Link>> {
         let mut stream = self.handle.link().get().execute();

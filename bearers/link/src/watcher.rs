@@ -112,3 +112,32 @@ impl LinkWatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads this namespace's links (changes nothing) and checks that a dead socket
+    /// ends the event stream with an error rather than a hang.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dead_socket_is_an_error() {
+        let mut watcher = LinkWatcher::start().await.unwrap();
+        assert!(
+            watcher.state().links().any(|l| l.loopback),
+            "no loopback in the dump"
+        );
+        watcher.client().abort_connection();
+        // Events already queued (the host's neighbours) may come first.
+        let drain = async {
+            loop {
+                if let Err(e) = watcher.next_event().await {
+                    return e;
+                }
+            }
+        };
+        let error = tokio::time::timeout(std::time::Duration::from_secs(5), drain)
+            .await
+            .expect("next_event hung on a dead socket");
+        assert_eq!(error, LinkError::SocketClosed);
+    }
+}
