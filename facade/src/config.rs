@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub const CONFIG_ENV: &str = "NETCORE_CONFIG";
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// When true the runtime programs the default route; when false (the default) it
@@ -34,6 +34,51 @@ pub struct Config {
     pub engine: EngineSettings,
     /// The Ethernet bearer.
     pub ethernet: EthernetConfig,
+    /// Whether the Ethernet bearer linked into this build runs (turn it off to run
+    /// the Ethernet plugin instead).
+    pub builtin_ethernet: bool,
+    /// Bearer plugins.
+    pub plugins: PluginSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            manage: false,
+            engine: EngineSettings::default(),
+            ethernet: EthernetConfig::default(),
+            builtin_ethernet: true,
+            plugins: PluginSettings::default(),
+        }
+    }
+}
+
+/// Where bearer plugins come from and how each is configured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// The directory whose `*.so` files are loaded; `$NETCORE_PLUGIN_DIR` overrides
+    /// it. None: no plugins.
+    pub dir: Option<PathBuf>,
+    /// Each plugin's configuration, by the plugin's name (`[plugins.config.wifi]`).
+    pub config: std::collections::BTreeMap<String, toml::Value>,
+}
+
+impl PluginSettings {
+    /// The directory to load plugins from: the environment's, else the configured.
+    pub fn effective_dir(&self) -> Option<PathBuf> {
+        std::env::var_os(netcore::plugin::PLUGIN_DIR_ENV)
+            .map(PathBuf::from)
+            .or_else(|| self.dir.clone())
+    }
+
+    /// The JSON configuration of the plugin named `name` (`null` when none).
+    pub fn config_for(&self, name: &str) -> serde_json::Value {
+        self.config
+            .get(name)
+            .and_then(|v| serde_json::to_value(v).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// Which bearer types the default network prefers, by name or as a list.
@@ -174,6 +219,22 @@ mod tests {
             config.engine.engine_config().unwrap(),
             EngineConfig::default()
         );
+    }
+
+    #[test]
+    fn plugin_settings() {
+        let text = "builtin_ethernet = false\n[plugins]\ndir = \"/opt/plugins\"\n[plugins.config.wifi]\ninterface = \"wlan0\"\n";
+        let config = Config::from_toml(text).unwrap();
+        assert!(!config.builtin_ethernet);
+        assert_eq!(
+            config.plugins.dir.as_deref(),
+            Some(Path::new("/opt/plugins"))
+        );
+        assert_eq!(
+            config.plugins.config_for("wifi"),
+            serde_json::json!({"interface": "wlan0"})
+        );
+        assert_eq!(config.plugins.config_for("other"), serde_json::Value::Null);
     }
 
     #[test]

@@ -262,13 +262,27 @@ impl NetManager {
         }
     }
 
-    /// The embedded runtime: the engine with the Ethernet bearer linked in, observing
-    /// the host (it changes no routes unless `manage` is set). Must be called on a
-    /// tokio runtime. It returns once the bearers' first reports are in (at most
-    /// half a second).
+    /// The embedded runtime: the engine with the Ethernet bearer linked in and the
+    /// plugins of the plugin directory, observing the host (it changes no routes
+    /// unless `manage` is set). Plugins that are refused are logged and left out.
+    /// Must be called on a tokio runtime. It returns once the bearers' first reports
+    /// are in (at most half a second).
     pub async fn embedded(config: Config) -> Result<Self> {
-        let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
-        let manager = Self::builder(config).bearer(Arc::new(ethernet)).start()?;
+        let mut builder = Self::builder(config.clone());
+        if config.builtin_ethernet {
+            let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
+            builder = builder.bearer(Arc::new(ethernet));
+        }
+        if let Some(dir) = config.plugins.effective_dir() {
+            let plugins =
+                netcore::plugin::load_plugins(&dir, |name| config.plugins.config_for(name));
+            for (_, plugin) in plugins {
+                if let Ok(plugin) = plugin {
+                    builder = builder.bearer(Arc::new(plugin));
+                }
+            }
+        }
+        let manager = builder.start()?;
         manager
             .settle(Duration::from_millis(50), Duration::from_millis(500))
             .await;

@@ -238,6 +238,15 @@ fn refused(path: &Path, why: String) -> Error {
 /// error naming both. A file that is not a shared library, or has no
 /// [`ENTRY_SYMBOL`], is refused too. The library is never unloaded.
 pub fn load_plugin(path: &Path, config: &serde_json::Value) -> Result<PluginBearer> {
+    load_plugin_with(path, |_| config.clone())
+}
+
+/// Like [`load_plugin`], with the configuration chosen by the plugin's name (read
+/// from its header) through `config_for`.
+pub fn load_plugin_with(
+    path: &Path,
+    config_for: impl FnOnce(&str) -> serde_json::Value,
+) -> Result<PluginBearer> {
     // SAFETY: loading a library runs its initializers; the plugin directory holds
     // plugins the device maker installed, and Rust cdylibs have none of their own.
     let library = unsafe { libloading::Library::new(path) }
@@ -325,7 +334,7 @@ pub fn load_plugin(path: &Path, config: &serde_json::Value) -> Result<PluginBear
         context: std::ptr::from_ref(side).cast_mut().cast(),
         deliver,
     };
-    let config = serde_json::to_vec(config)
+    let config = serde_json::to_vec(&config_for(&name))
         .map_err(|e| Error::Internal(format!("cannot encode the plugin configuration: {e}")))?;
     // SAFETY: `config` outlives the call; `callbacks` stay valid for the process.
     let instance = unsafe { (vtable.create)(Bytes::of(&config), callbacks) };
@@ -348,7 +357,7 @@ pub fn load_plugin(path: &Path, config: &serde_json::Value) -> Result<PluginBear
 }
 
 /// Loads every `*.so` in `dir`, in name order, each with the configuration
-/// `config_for(file stem)` gives. Logs what it loaded and what it refused and why;
+/// `config_for(plugin name)` gives. Logs what it loaded and what it refused and why;
 /// returns both.
 pub fn load_plugins(
     dir: &Path,

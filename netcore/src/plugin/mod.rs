@@ -34,7 +34,10 @@ use crate::model::NetBearType;
 pub mod export;
 mod host;
 
-pub use host::{PluginBearer, load_plugin, load_plugins};
+pub use host::{PluginBearer, load_plugin, load_plugin_with, load_plugins};
+
+/// The environment variable that overrides the configured plugin directory.
+pub const PLUGIN_DIR_ENV: &str = "NETCORE_PLUGIN_DIR";
 
 /// The version of this ABI. A plugin of another version is refused.
 pub const ABI_VERSION: u32 = 1;
