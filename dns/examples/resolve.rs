@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Without a server, only the custom rule and IDNA parts run. Binding to an interface
-//! needs root (CAP_NET_RAW); an empty interface means unbound sockets.
+//! needs CAP_NET_RAW on Linux before 5.7; an empty interface means unbound sockets.
 
 use std::net::SocketAddr;
 

@@ -3,7 +3,8 @@
 //!
 //! A hickory [`RuntimeProvider`] that creates its UDP and TCP sockets with socket2,
 //! binds them to the interface with socket2's safe `bind_device`, and hands them to
-//! tokio. No `unsafe` code. Binding needs `CAP_NET_RAW` (or root); [`probe_binding`]
+//! tokio. No `unsafe` code. On Linux before 5.7 binding needs `CAP_NET_RAW` (or root;
+//! later kernels let any process bind an unbound socket); [`probe_binding`]
 //! tells beforehand whether it works, so that lookups can fail with a clear message.
 
 use std::future::Future;
@@ -62,7 +63,7 @@ pub(crate) fn probe_binding(interface: &str) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(format!(
             "binding DNS sockets to interface {interface:?} is not permitted: \
-             it needs CAP_NET_RAW or root ({e})"
+             it needs CAP_NET_RAW or root on this kernel ({e})"
         )),
         Err(e) => Err(format!(
             "cannot bind DNS sockets to interface {interface:?}: {e}"

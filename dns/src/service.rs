@@ -210,10 +210,11 @@ impl DnsService {
     /// `properties.interface_name`. When the servers or the interface change, the
     /// network's cache is flushed; otherwise nothing changes.
     ///
-    /// When binding to the interface is not permitted (it needs `CAP_NET_RAW`) or the
-    /// interface does not exist, the network is kept but its lookups fail with
-    /// [`Error::Internal`] (2100003) saying so. An empty interface name means unbound
-    /// sockets, with a logged warning.
+    /// When binding to the interface is not permitted (before Linux 5.7 it needs
+    /// `CAP_NET_RAW`) or the interface does not exist, the network is kept but its
+    /// lookups fail with [`Error::Internal`] (2100003) saying so; nothing is sent
+    /// unbound. Only an empty interface name means unbound sockets, with a logged
+    /// warning.
     ///
     /// # Errors
     /// [`Error::InvalidValue`] (2100001) for [`NetHandle::NONE`].

@@ -188,7 +188,7 @@ fn soa_record(minimum: u32) -> Record {
 }
 
 /// The interface the test networks bind to: `lo` when this process may bind sockets
-/// to an interface (root or CAP_NET_RAW), else none (unbound sockets, still only on
+/// to an interface (any process since Linux 5.7, else root or CAP_NET_RAW), else none (unbound sockets, still only on
 /// loopback).
 pub fn loopback_interface() -> &'static str {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
