@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use netcore::{Error, NetHandle, Resolve, Result};
-use tokio::io::BufReader;
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::Mutex;
 
@@ -277,13 +277,16 @@ impl PacEvaluator {
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| worker_failure(&format!("starting {}", path.display()), e))?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(worker_failure("starting", "no pipes"));
         };
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(log_worker_stderr(stderr));
+        }
         tracing::debug!(path = %path.display(), pid = child.id(), "PAC worker started");
         Ok(Worker {
             child,
@@ -360,6 +363,24 @@ impl PacEvaluator {
                 }
                 other => return Ok(other),
             }
+        }
+    }
+}
+
+/// Passes the worker's diagnostics (e.g. "memory allocation failed") to `tracing`:
+/// the first 64 KiB, in chunks of at most 4 KiB; the rest is read and dropped so the
+/// worker never blocks on a full pipe.
+async fn log_worker_stderr(mut stderr: tokio::process::ChildStderr) {
+    let mut buffer = [0; 4096];
+    let mut logged = 0;
+    while let Ok(read) = stderr.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        if logged < 64 * 1024 {
+            logged += read;
+            let text = String::from_utf8_lossy(&buffer[..read]);
+            tracing::warn!(output = text.trim_end(), "PAC worker");
         }
     }
 }

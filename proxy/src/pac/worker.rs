@@ -13,7 +13,7 @@ use std::io::{StdinLock, StdoutLock};
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use boa_engine::{Context, JsError, JsResult, JsString, JsValue, NativeFunction, Source};
+use boa_engine::{Context, JsError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source};
 use netcore::FamilyType;
 
 use super::clock::ClockReading;
@@ -299,7 +299,7 @@ fn error_text(error: &JsError) -> String {
 }
 
 /// A fresh engine with the limits and helpers, running `script`.
-fn load(script: &str, limits: &EngineLimits) -> Result<Context, String> {
+fn load(script: &str, limits: &EngineLimits) -> Result<(Context, JsObject), String> {
     let mut context = Context::default();
     let runtime = context.runtime_limits_mut();
     runtime.set_loop_iteration_limit(limits.loop_iteration_limit);
@@ -317,12 +317,12 @@ fn load(script: &str, limits: &EngineLimits) -> Result<Context, String> {
     context
         .eval(Source::from_bytes(script))
         .map_err(|e| format!("the script failed to load: {}", error_text(&e)))?;
-    entry_point(&mut context)?;
-    Ok(context)
+    let function = entry_point(&mut context)?;
+    Ok((context, function))
 }
 
 /// `FindProxyForURLEx` when the script defines it, else `FindProxyForURL`.
-fn entry_point(context: &mut Context) -> Result<boa_engine::JsObject, String> {
+fn entry_point(context: &mut Context) -> Result<JsObject, String> {
     let global = context.global_object();
     for name in ["FindProxyForURLEx", "FindProxyForURL"] {
         let value = global
@@ -335,8 +335,13 @@ fn entry_point(context: &mut Context) -> Result<boa_engine::JsObject, String> {
     Err("the script defines neither FindProxyForURL nor FindProxyForURLEx".to_owned())
 }
 
-fn find(context: &mut Context, url: &str, host: &str) -> Result<String, String> {
-    let function = entry_point(context)?;
+/// Calls the entry point found at load time (a script cannot swap it later).
+fn find(
+    context: &mut Context,
+    function: &JsObject,
+    url: &str,
+    host: &str,
+) -> Result<String, String> {
     let value = function
         .call(&JsValue::undefined(), &[js_str(url), js_str(host)], context)
         .map_err(|e| format!("FindProxyForURL failed: {}", error_text(&e)))?;
@@ -394,7 +399,7 @@ pub fn run_worker() -> ExitCode {
             alerts_left: 0,
         });
     });
-    let mut engine: Option<(Context, u32)> = None;
+    let mut engine: Option<(Context, JsObject, u32)> = None;
     loop {
         let message = with_session(|s| read_frame::<ToWorker>(&mut s.input, MAX_TO_WORKER_BYTES));
         let message = match message {
@@ -410,8 +415,8 @@ pub fn run_worker() -> ExitCode {
         };
         let reply = match message {
             ToWorker::Load { script, limits } => match load(&script, &limits) {
-                Ok(context) => {
-                    engine = Some((context, limits.max_dns_lookups_per_call));
+                Ok((context, function)) => {
+                    engine = Some((context, function, limits.max_dns_lookups_per_call));
                     FromWorker::Loaded
                 }
                 Err(message) => {
@@ -425,7 +430,7 @@ pub fn run_worker() -> ExitCode {
                 now,
                 my_addresses,
             } => match engine.as_mut() {
-                Some((context, max_lookups)) => {
+                Some((context, function, max_lookups)) => {
                     with_session(|s| {
                         s.now = Some(now);
                         s.my_addresses = my_addresses;
@@ -433,7 +438,7 @@ pub fn run_worker() -> ExitCode {
                         s.lookups_left = *max_lookups;
                         s.alerts_left = MAX_ALERTS_PER_CALL;
                     });
-                    match find(context, &url, &host) {
+                    match find(context, function, &url, &host) {
                         Ok(result) => FromWorker::Found { result },
                         Err(message) => FromWorker::Failed { message },
                     }
