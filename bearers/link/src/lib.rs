@@ -8,7 +8,7 @@
 //!   addresses; routes of every table; the neighbour table as the seed's
 //!   `NetIpMacInfo`; rules) and programs (addresses, routes in a table, rules with
 //!   priority, table and uid range, link up/down).
-//! - With the `testing` feature, [`testing`] creates network namespaces and veth pairs
+//! - With the `testing` feature, the `testing` module creates network namespaces and veth pairs
 //!   and runs code inside a namespace, for system tests of this and other crates.
 //!
 //! No netlink type appears in the public API. Everything needs a tokio runtime.
