@@ -4,7 +4,10 @@
 //! the `*Sync` twins.
 
 use netcore::engine::ConnectionId;
-use netcore::{ConnectionProperties, Error, NetCapabilities, NetHandle, NetSpecifier, Result};
+use netcore::{
+    ConnectionProperties, Error, NetAddress, NetCapabilities, NetHandle, NetIpMacInfo,
+    NetPortStatesInfo, NetSpecifier, ProtocolType, Result,
+};
 
 use crate::connection::NetConnection;
 use crate::manager::NetManager;
@@ -118,4 +121,53 @@ impl NetManager {
     pub async fn get_net_ext_attribute(&self, net: NetHandle) -> Result<String> {
         self.shared.read(|e| e.net_ext_attribute(net))
     }
+
+    /// `getIpNeighTable`: the kernel's IPv4 and IPv6 neighbour entries (IP, MAC,
+    /// interface). Errors: 201, 2100002, 2100003.
+    pub async fn get_ip_neigh_table(&self) -> Result<Vec<NetIpMacInfo>> {
+        let client = netcore_link::LinkClient::connect()?;
+        Ok(client.ip_neigh_table().await?)
+    }
+
+    /// `getSystemNetPortStates`: every TCP socket (with its remote side and state)
+    /// and UDP socket of the system, with owner uid and pid, from the kernel's
+    /// sock_diag. Errors: 201, 2100002, 2100003.
+    pub async fn get_system_net_port_states(&self) -> Result<NetPortStatesInfo> {
+        spawn_blocking(crate::ports::system_net_port_states).await
+    }
+
+    /// `getConnectOwnerUid`: the uid of the app that owns the connection `local` →
+    /// `remote` (ports of 0 match any port; for UDP the local side alone decides
+    /// when nothing matches both), or -1. Only a VPN app may ask: anyone else gets
+    /// 2100301 (and no VPN app exists until the VPN bearer runs). Errors: 201,
+    /// 2100001, 2100002, 2100003, 2100301.
+    pub async fn get_connect_owner_uid(
+        &self,
+        protocol: ProtocolType,
+        local: NetAddress,
+        remote: NetAddress,
+    ) -> Result<i64> {
+        if !self.shared.is_vpn_app(self.app) {
+            return Err(Error::NotVpnApp(format!(
+                "app {} runs no VPN: only a VPN app may ask who owns a connection",
+                self.app.0
+            )));
+        }
+        spawn_blocking(move || {
+            let sockets = crate::ports::dump_sockets()?;
+            Ok(crate::ports::connect_owner_uid(
+                &sockets, protocol, &local, &remote,
+            ))
+        })
+        .await
+    }
+}
+
+/// Runs blocking kernel queries off the async threads.
+async fn spawn_blocking<T: Send + 'static>(
+    query: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(query)
+        .await
+        .map_err(|e| Error::Internal(format!("kernel query failed: {e}")))?
 }

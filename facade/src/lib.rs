@@ -29,6 +29,7 @@ pub mod blocking;
 pub mod config;
 mod connection;
 mod manager;
+pub mod ports;
 
 pub use config::Config;
 pub use connection::NetConnection;

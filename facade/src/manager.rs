@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     /// Wakes the driver when a timer may have moved earlier.
     wake: Notify,
     next_connection: AtomicU64,
+    /// Apps that run a VPN (established through the VPN bearer).
+    vpn_apps: Mutex<std::collections::HashSet<AppId>>,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -119,6 +121,13 @@ impl Shared {
         core.subscribers.remove(&id);
         core.dispatch(&self.actions);
         Ok(())
+    }
+
+    pub(crate) fn is_vpn_app(&self, app: AppId) -> bool {
+        self.vpn_apps
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&app)
     }
 
     pub(crate) fn next_connection_id(&self) -> ConnectionId {
@@ -208,6 +217,7 @@ impl Builder {
             actions: actions_tx,
             wake: Notify::new(),
             next_connection: AtomicU64::new(1),
+            vpn_apps: Mutex::default(),
             runtime: runtime.clone(),
         });
         for (&id, bearer) in &bearers {

@@ -348,3 +348,28 @@ async fn watch_sees_every_network() {
         ]
     );
 }
+
+#[tokio::test]
+async fn kernel_queries() {
+    let s = start(ValidationResult::Failed);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let states = s.manager.get_system_net_port_states().await.unwrap();
+    assert!(
+        states
+            .tcp_port_states_info
+            .iter()
+            .any(|t| t.tcp_local_port == port && t.tcp_pid == std::process::id())
+    );
+    // The neighbour table is readable (its content is the host's).
+    s.manager.get_ip_neigh_table().await.unwrap();
+    // No VPN runs here, so nobody may ask who owns a connection.
+    let local = netcore::NetAddress::parse("127.0.0.1", Some(1), Some(i64::from(port))).unwrap();
+    let remote = netcore::NetAddress::parse("127.0.0.1", Some(1), Some(0)).unwrap();
+    let err = s
+        .manager
+        .get_connect_owner_uid(netcore::ProtocolType::Tcp, local, remote)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 2100301);
+}
