@@ -112,6 +112,8 @@ enum Upstream {
 struct Network {
     servers: Vec<SocketAddr>,
     interface: String,
+    /// Search domains (lookup form), tried for single-label names.
+    search: Arc<[String]>,
     generation: u64,
     upstream: Upstream,
 }
@@ -125,6 +127,22 @@ struct State {
     cache: HashMap<QueryKey, CacheEntry>,
     inflight: HashMap<QueryKey, SharedLookup>,
     next_generation: u64,
+}
+
+impl State {
+    /// The network given explicitly (not [`NetHandle::NONE`]), and the network a
+    /// lookup uses: the explicit one, else `app`'s bound network, else the default.
+    fn choose_network(
+        &self,
+        app: Option<AppId>,
+        net: Option<NetHandle>,
+    ) -> (Option<NetHandle>, NetHandle) {
+        let explicit = net.filter(|n| !n.is_none());
+        let chosen = explicit
+            .or_else(|| app.and_then(|a| self.app_nets.get(&a).copied()))
+            .unwrap_or(self.default_net);
+        (explicit, chosen)
+    }
 }
 
 struct Inner {
@@ -207,8 +225,9 @@ impl DnsService {
 
     /// Adds network `net` or updates its properties. Its resolver uses
     /// `properties.dnses` (port 0 meaning 53) over sockets bound to
-    /// `properties.interface_name`. When the servers or the interface change, the
-    /// network's cache is flushed; otherwise nothing changes.
+    /// `properties.interface_name`, with `properties.domains` (comma separated) as
+    /// search domains. When the servers, the interface or the search domains change,
+    /// the network's cache is flushed; otherwise nothing changes.
     ///
     /// When binding to the interface is not permitted (before Linux 5.7 it needs
     /// `CAP_NET_RAW`) or the interface does not exist, the network is kept but its
@@ -235,12 +254,17 @@ impl DnsService {
             }
         }
         let interface = properties.interface_name.clone();
+        let search = parse_search_domains(net, &properties.domains);
         {
-            let state = self.state();
-            if let Some(old) = state.networks.get(&net)
+            let mut state = self.state();
+            if let Some(old) = state.networks.get_mut(&net)
                 && old.servers == servers
                 && old.interface == interface
             {
+                if *old.search != *search {
+                    old.search = search;
+                    state.cache.retain(|key, _| key.net != net);
+                }
                 return Ok(());
             }
         }
@@ -256,6 +280,7 @@ impl DnsService {
             Network {
                 servers,
                 interface,
+                search,
                 generation,
                 upstream,
             },
@@ -352,8 +377,11 @@ impl DnsService {
     ///
     /// `app`'s custom rules answer first. Otherwise the lookup goes to `net`'s
     /// servers when given (and not [`NetHandle::NONE`]), else to the network `app` is
-    /// bound to, else to the default network. With [`FamilyType::All`], IPv4
-    /// addresses come before IPv6 ones. An IP literal is returned as it is.
+    /// bound to, else to the default network. A single-label name without a
+    /// trailing dot is tried with the network's search domains
+    /// (`ConnectionProperties::domains`) first, then as given. With
+    /// [`FamilyType::All`], IPv4 addresses come before IPv6 ones. An IP literal is
+    /// returned as it is.
     ///
     /// # Errors
     /// - [`Error::InvalidValue`] (2100001): `host` is not a valid name (nothing is
@@ -409,7 +437,57 @@ impl DnsService {
             return Ok(ips);
         }
         let name = lookup_form(host)?;
-        let pending = match self.plan(app, net, &name, family)? {
+        // A single-label name that is not absolute is tried with the network's search
+        // domains first (as getaddrinfo does with ndots 1); the app's rule for the name
+        // as given still answers before anything else.
+        if !host.ends_with('.') && !name.contains('.') {
+            let domains = self.search_domains(app, net);
+            if !domains.is_empty() {
+                if let Some(app) = app
+                    && let Some(ips) = self.state().rules.get(app, &name)
+                {
+                    let ips = filter_family(&ips, family);
+                    if ips.is_empty() {
+                        return Err(Failure::Resolve(ResolveFailure::NotFound).into_error(host));
+                    }
+                    return Ok(ips);
+                }
+                for domain in domains.iter() {
+                    let candidate = format!("{name}.{domain}");
+                    if candidate.len() > crate::MAX_NAME_LEN {
+                        continue;
+                    }
+                    match self
+                        .lookup_name(app, net, (host, &candidate), family, false)
+                        .await
+                    {
+                        Err(Error::Resolve {
+                            failure: ResolveFailure::NotFound,
+                            ..
+                        }) => continue,
+                        Err(Error::Resolve { failure, .. }) => {
+                            return Err(Failure::Resolve(failure).into_error(host));
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+        self.lookup_name(app, net, (host, &name), family, true)
+            .await
+    }
+
+    /// Looks up `name` (in lookup form) for `host` (named in errors); `use_rules`:
+    /// whether `app`'s rules apply.
+    async fn lookup_name(
+        &self,
+        app: Option<AppId>,
+        net: Option<NetHandle>,
+        (host, name): (&str, &str),
+        family: FamilyType,
+        use_rules: bool,
+    ) -> Result<Vec<IpAddr>> {
+        let pending = match self.plan(app, net, name, family, use_rules)? {
             Plan::Answered(ips) => return Ok(ips),
             Plan::Query(pending) => pending,
         };
@@ -439,13 +517,15 @@ impl DnsService {
         net: Option<NetHandle>,
         name: &str,
         family: FamilyType,
+        use_rules: bool,
     ) -> Result<Plan> {
         let no_network = || Error::Resolve {
             host: name.to_owned(),
             failure: ResolveFailure::NoNetwork,
         };
         let mut state = self.state();
-        if let Some(app) = app
+        if use_rules
+            && let Some(app) = app
             && let Some(ips) = state.rules.get(app, name)
         {
             let ips = filter_family(&ips, family);
@@ -454,10 +534,7 @@ impl DnsService {
             }
             return Ok(Plan::Answered(ips));
         }
-        let explicit = net.filter(|n| !n.is_none());
-        let chosen = explicit
-            .or_else(|| app.and_then(|a| state.app_nets.get(&a).copied()))
-            .unwrap_or(state.default_net);
+        let (explicit, chosen) = state.choose_network(app, net);
         if chosen.is_none() {
             return Err(no_network());
         }
@@ -513,6 +590,17 @@ impl DnsService {
             pending.push(Pending::Wait(shared));
         }
         Ok(Plan::Query(pending))
+    }
+
+    /// The search domains of the network a lookup by `app` on `net` would use.
+    fn search_domains(&self, app: Option<AppId>, net: Option<NetHandle>) -> Arc<[String]> {
+        let state = self.state();
+        let (_, chosen) = state.choose_network(app, net);
+        state
+            .networks
+            .get(&chosen)
+            .map(|n| n.search.clone())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     /// Starts the upstream query for `key` as a task of its own, so that it completes
@@ -617,6 +705,25 @@ fn combine(
         return Ok(ips);
     }
     Err(failure.unwrap_or(Failure::Resolve(ResolveFailure::NotFound)))
+}
+
+/// The most search domains used per network (as glibc).
+const MAX_SEARCH_DOMAINS: usize = 6;
+
+/// The search domains of a network from the seed's comma-separated `domains` (spaces
+/// also separate); invalid ones are skipped with a warning.
+fn parse_search_domains(net: NetHandle, domains: &str) -> Arc<[String]> {
+    let mut parsed: Vec<String> = Vec::new();
+    for domain in domains.split([',', ' ', '\t']).filter(|d| !d.is_empty()) {
+        match lookup_form(domain) {
+            Ok(domain) if !parsed.contains(&domain) && parsed.len() < MAX_SEARCH_DOMAINS => {
+                parsed.push(domain)
+            }
+            Ok(_) => {}
+            Err(e) => warn!(%net, error = %e, "search domain skipped"),
+        }
+    }
+    parsed.into()
 }
 
 /// The resolver of a network with `servers`, bound to `interface`.

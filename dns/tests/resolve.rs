@@ -589,3 +589,69 @@ fn lookups_outside_a_tokio_runtime_fail_cleanly() {
     assert_eq!(err.code(), 2_100_003, "{err}");
     assert!(err.to_string().contains("tokio runtime"), "{err}");
 }
+
+#[tokio::test]
+async fn single_label_names_use_the_network_search_domains() {
+    let a = TestServer::start("127.0.0.1").await;
+    a.set(
+        "printer.corp.test",
+        Answer::Addresses(vec![ip("10.8.8.8")], 60),
+    );
+    a.set("printer", Answer::Addresses(vec![ip("10.8.8.9")], 60));
+    a.set("nas", Answer::Addresses(vec![ip("10.8.8.10")], 60));
+    let dns = DnsService::new(quick_config());
+    let mut props = a.properties(loopback_interface());
+    props.domains = "home.test, corp.test".into();
+    dns.set_network(net(100), &props).unwrap();
+    dns.set_default_network(net(100));
+
+    // home.test has no "printer": corp.test is tried next.
+    let got = dns
+        .get_addresses_by_name(APP, None, "printer", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got, addrs(&["10.8.8.8"]));
+    assert_eq!(a.count("printer.home.test", RecordType::A), 1);
+    assert_eq!(a.count("printer", RecordType::A), 0);
+    // Absolute names and names with a dot are not searched.
+    let got = dns
+        .get_addresses_by_name(APP, None, "printer.", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got, addrs(&["10.8.8.9"]));
+    // No search domain has it: the name as given.
+    let got = dns
+        .get_addresses_by_name(APP, None, "nas", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got, addrs(&["10.8.8.10"]));
+    assert_eq!(a.count("nas.corp.test", RecordType::A), 1);
+    // The app's rule for the single label answers before any search.
+    dns.add_custom_dns_rule(APP, "printer", &["192.0.2.99"])
+        .unwrap();
+    let before = a.total();
+    let got = dns
+        .get_addresses_by_name(APP, None, "printer", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got, addrs(&["192.0.2.99"]));
+    assert_eq!(a.total(), before);
+    // Unknown everywhere: "no such name", naming the host as asked.
+    let err = dns
+        .get_addresses_by_name(APP, None, "ghost", ipv4())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Resolve { host, failure: ResolveFailure::NotFound } if host == "ghost"),
+        "{err:?}"
+    );
+    // Changing only the search domains flushes the cache.
+    props.domains = "corp.test".into();
+    dns.set_network(net(100), &props).unwrap();
+    let _ = dns
+        .get_addresses_by_name(OTHER_APP, None, "nas", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(a.count("nas.corp.test", RecordType::A), 2);
+    assert_eq!(a.count("nas.home.test", RecordType::A), 1);
+}
