@@ -655,3 +655,30 @@ async fn single_label_names_use_the_network_search_domains() {
     assert_eq!(a.count("nas.corp.test", RecordType::A), 2);
     assert_eq!(a.count("nas.home.test", RecordType::A), 1);
 }
+
+#[tokio::test]
+async fn a_failing_server_falls_back_to_the_next_of_the_same_network() {
+    let bad = TestServer::start("127.0.0.1").await;
+    let good = TestServer::start("127.0.0.2").await;
+    bad.set("both.test", Answer::ServFail);
+    good.set("both.test", Answer::Addresses(vec![ip("10.9.0.1")], 60));
+    let dns = DnsService::new(DnsConfig {
+        attempts: 1,
+        ..quick_config()
+    });
+    let props = ConnectionProperties {
+        interface_name: loopback_interface().into(),
+        dnses: vec![
+            NetAddress::new(bad.addr.ip(), bad.addr.port()),
+            NetAddress::new(good.addr.ip(), good.addr.port()),
+        ],
+        ..Default::default()
+    };
+    dns.set_network(net(100), &props).unwrap();
+    let got = dns
+        .get_addresses_by_name(APP, Some(net(100)), "both.test", ipv4())
+        .await
+        .unwrap();
+    assert_eq!(got, addrs(&["10.9.0.1"]));
+    assert_eq!(good.count("both.test", RecordType::A), 1);
+}
