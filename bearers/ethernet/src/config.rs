@@ -61,6 +61,9 @@ pub struct InterfaceConfig {
     pub ipv4: Option<StaticIp>,
     /// Static IPv6 configuration.
     pub ipv6: Option<StaticIp>,
+    /// The quality (0 to 100) to report for this network: among wired networks the
+    /// higher one is preferred as the default (with the engine's hysteresis).
+    pub quality: Option<u8>,
 }
 
 /// A static address with its prefix and an optional default gateway.
@@ -117,6 +120,9 @@ impl EthernetConfig {
                     "is not a valid interface name (1 to 15 bytes, no '/' or spaces)".into(),
                 );
             }
+            if let Some(q) = section.quality.filter(|&q| q > 100) {
+                return bad(format!("quality {q} is over 100"));
+            }
             if section.dns.len() > MAX_ENTRIES || section.domains.len() > MAX_ENTRIES {
                 return bad(format!("more than {MAX_ENTRIES} DNS servers or domains"));
             }
@@ -167,6 +173,14 @@ mod tests {
             EthernetConfig::from_json("{}").unwrap(),
             EthernetConfig::default()
         );
+    }
+
+    #[test]
+    fn quality_is_at_most_100() {
+        let err = EthernetConfig::from_json(r#"{"interfaces":{"eth0":{"quality":101}}}"#)
+            .unwrap_err();
+        assert_eq!(err.code(), 2100001);
+        assert!(err.to_string().contains("quality 101"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! ```
 
 mod bearer;
+#[cfg(feature = "plugin")]
+mod plugin;
 pub mod config;
 pub mod network;
 pub mod pattern;

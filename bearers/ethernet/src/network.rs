@@ -79,6 +79,7 @@ pub fn network_of(
         }
         props.dnses = section.dns.iter().map(|ip| NetAddress::from(*ip)).collect();
         props.domains = section.domains.join(",");
+        info.quality = section.quality;
     }
     for (what, len) in [
         ("addresses", props.link_addresses.len()),
@@ -294,8 +295,10 @@ mod tests {
                 prefix_length: 64,
                 gateway: Some(ip("2001:db8:1::1")),
             }),
+            quality: Some(90),
         };
         let info = network_of(eth0, &s, Some(&section));
+        assert_eq!(info.quality, Some(90));
         let p = &info.properties;
         assert_eq!(p.dnses, vec![NetAddress::from(ip("192.0.2.53"))]);
         assert_eq!(p.domains, "example.net,example.org");
