@@ -1,4 +1,4 @@
-//! The exclusion list of an [`HttpProxy`](netcore::HttpProxy), matched as seed 001
+//! The exclusion list of an [`netcore::HttpProxy`], matched as seed 001
 //! describes it.
 //!
 //! - An entry matches a host exactly, or partially: listing `ample.com` matches

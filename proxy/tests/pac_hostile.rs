@@ -98,3 +98,31 @@ async fn a_script_over_the_size_cap_is_refused() {
     assert_eq!(evaluator.load(&script).await.unwrap_err().code(), 2_100_001);
     assert_eq!(evaluator.find_proxy("http://a/").await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_address_space_limit_stops_a_script_that_hoards_memory() {
+    let config = netcore_proxy::PacConfig {
+        memory_limit_bytes: 256 << 20,
+        call_deadline: Duration::from_secs(10),
+        ..common::config()
+    };
+    let evaluator = PacEvaluator::with_clock(config, common::resolver(), common::clock());
+    evaluator
+        .load(
+            r#"function FindProxyForURL(url, host) {
+                 if (host == "hoard") {
+                   var s = "xy", kept = [];
+                   for (var i = 0; i < 40; i++) { s = s + s + i; kept.push(s); }
+                   return "PROXY kept" + kept.length + ":1";
+                 }
+                 return "DIRECT";
+               }"#,
+        )
+        .await
+        .unwrap();
+    let error = evaluator.find_proxy("http://hoard/").await.unwrap_err();
+    assert_eq!(error.code(), 2_100_002);
+    assert!(error.to_string().contains("worker died"), "{error}");
+    let next = evaluator.find_proxy("http://fine/").await.unwrap().unwrap();
+    assert_eq!(next.to_string(), "DIRECT");
+}

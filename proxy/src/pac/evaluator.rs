@@ -38,7 +38,7 @@ pub struct PacConfig {
     pub load_deadline: Duration,
     /// Time one DNS lookup of a helper may take. Default 2 s.
     pub dns_timeout: Duration,
-    /// The address-space limit of the worker process, in bytes. Default 1 GiB.
+    /// The address-space limit of the worker process, in bytes. Default 512 MiB.
     pub memory_limit_bytes: u64,
     /// The engine limits.
     pub engine: EngineLimits,
@@ -55,7 +55,7 @@ impl Default for PacConfig {
             call_deadline: Duration::from_millis(200),
             load_deadline: Duration::from_secs(2),
             dns_timeout: Duration::from_secs(2),
-            memory_limit_bytes: 1 << 30,
+            memory_limit_bytes: 512 << 20,
             engine: EngineLimits {
                 loop_iteration_limit: 1_000_000,
                 recursion_limit: 1_000,
