@@ -368,3 +368,50 @@ async fn no_script_gives_none_and_bad_urls_2100001() {
         2_100_001
     );
 }
+
+/// Never answers in time.
+struct SlowResolver;
+
+#[async_trait::async_trait]
+impl netcore::Resolve for SlowResolver {
+    async fn resolve(
+        &self,
+        _: netcore::NetHandle,
+        _: &str,
+        _: netcore::FamilyType,
+    ) -> netcore::Result<Vec<std::net::IpAddr>> {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok(vec![std::net::IpAddr::from([10, 0, 0, 1])])
+    }
+}
+
+#[tokio::test]
+async fn slow_dns_shares_one_budget_per_call() {
+    let config = netcore_proxy::PacConfig {
+        dns_timeout: std::time::Duration::from_millis(300),
+        ..common::config()
+    };
+    let evaluator = netcore_proxy::PacEvaluator::with_clock(
+        config,
+        std::sync::Arc::new(SlowResolver),
+        common::clock(),
+    );
+    evaluator
+        .load(
+            r#"function FindProxyForURL(url, host) {
+                 var n = 0;
+                 for (var i = 0; i < 20; i++) { if (isResolvable("slow" + i + ".corp")) n++; }
+                 return "PROXY n" + n + ":1";
+               }"#,
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let result = evaluator.find_proxy("http://a/").await.unwrap().unwrap();
+    assert_eq!(result.to_string(), "PROXY n0:1");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

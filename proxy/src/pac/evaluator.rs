@@ -23,6 +23,8 @@ use super::url::prepare_url;
 
 /// The environment variable naming the worker executable.
 pub const WORKER_PATH_ENV: &str = "NETCORE_PAC_WORKER";
+/// The most addresses passed to the script for one name.
+pub const MAX_ADDRESSES_PER_ANSWER: usize = 64;
 /// The worker executable's file name.
 pub const WORKER_FILE_NAME: &str = "netcore-pac-worker";
 
@@ -32,11 +34,13 @@ pub struct PacConfig {
     /// The worker executable; `None` looks it up with [`locate_worker`].
     pub worker_path: Option<PathBuf>,
     /// Wall-clock time one `FindProxyForURL` call may run (time spent waiting for DNS
-    /// answers is not counted). Default 200 ms.
+    /// answers is not counted; it has its own budget, [`PacConfig::dns_timeout`]).
+    /// Default 200 ms.
     pub call_deadline: Duration,
     /// Wall-clock time loading a script may take. Default 2 s.
     pub load_deadline: Duration,
-    /// Time one DNS lookup of a helper may take. Default 2 s.
+    /// Time all DNS lookups of one call may take together (a lookup that finds the
+    /// budget used up fails at once). Default 2 s.
     pub dns_timeout: Duration,
     /// The address-space limit of the worker process, in bytes. Default 512 MiB.
     pub memory_limit_bytes: u64,
@@ -308,6 +312,7 @@ impl PacEvaluator {
             .await
             .map_err(|e| worker_failure("sending", e))?;
         let mut budget = deadline;
+        let mut dns_budget = self.config.dns_timeout;
         loop {
             let started = Instant::now();
             let reply = tokio::time::timeout(
@@ -341,15 +346,23 @@ impl PacEvaluator {
             match message {
                 FromWorker::Resolve { host, family } => {
                     let lookup = self.resolver.resolve(self.config.net, &host, family);
-                    let addresses =
-                        match tokio::time::timeout(self.config.dns_timeout, lookup).await {
-                            Ok(Ok(addresses)) => Some(addresses),
-                            Ok(Err(error)) => {
-                                tracing::debug!(%host, %error, "PAC DNS lookup failed");
-                                None
-                            }
-                            Err(_) => None,
-                        };
+                    let started = Instant::now();
+                    let answer = tokio::time::timeout(dns_budget, lookup).await;
+                    dns_budget = dns_budget.saturating_sub(started.elapsed());
+                    let addresses = match answer {
+                        Ok(Ok(mut addresses)) => {
+                            addresses.truncate(MAX_ADDRESSES_PER_ANSWER);
+                            Some(addresses)
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%host, %error, "PAC DNS lookup failed");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::debug!(%host, "PAC DNS budget of the call used up");
+                            None
+                        }
+                    };
                     write_frame_async(
                         &mut worker.stdin,
                         &ToWorker::Resolved { addresses },

@@ -14,9 +14,10 @@ use super::clock::ClockReading;
 
 /// The largest frame the parent sends (a script of at most 1 MiB, JSON-escaped, fits).
 pub const MAX_TO_WORKER_BYTES: usize = 8 * 1024 * 1024;
-/// The largest frame the worker sends.
-pub const MAX_FROM_WORKER_BYTES: usize = 64 * 1024;
-/// The longest `FindProxyForURL` result the worker passes on, in bytes.
+/// The largest frame the worker sends (a result of [`MAX_RESULT_BYTES`] UTF-16 units
+/// fits even when every unit is JSON-escaped as `\uXXXX`).
+pub const MAX_FROM_WORKER_BYTES: usize = 128 * 1024;
+/// The longest `FindProxyForURL` result the worker passes on, in UTF-16 units.
 pub const MAX_RESULT_BYTES: usize = 16 * 1024;
 /// The longest message (error, alert) the worker passes on, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 2 * 1024;
