@@ -106,6 +106,8 @@ async fn script_served_over_http_on_loopback() {
         format!("{base}/big.pac"),
         format!("{base}/slow.pac"),
         "http://127.0.0.1:1/proxy.pac".to_owned(),
+        // TLS to a plain-HTTP server fails the handshake.
+        format!("{}/proxy.pac", base.replace("http://", "https://")),
         "ftp://127.0.0.1/proxy.pac".to_owned(),
         "not a url".to_owned(),
     ] {
