@@ -126,3 +126,47 @@ async fn the_address_space_limit_stops_a_script_that_hoards_memory() {
     let next = evaluator.find_proxy("http://fine/").await.unwrap().unwrap();
     assert_eq!(next.to_string(), "DIRECT");
 }
+
+#[tokio::test]
+async fn a_misbehaving_worker_is_bounded() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("netcore-proxy-fake-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, body, part) in [
+        // Announces a 4 GiB frame: refused before anything is allocated.
+        (
+            "huge",
+            r"printf '\377\377\377\377'; sleep 5",
+            "over the limit",
+        ),
+        // A frame that is not a message.
+        (
+            "garbage",
+            r"printf '\000\000\000\002{x'; sleep 5",
+            "malformed message",
+        ),
+        // Exits at once.
+        ("exit", "exit 0", "PAC worker"),
+        // Says nothing.
+        ("silent", "sleep 5", "longer than"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = netcore_proxy::PacConfig {
+            worker_path: Some(path),
+            load_deadline: Duration::from_millis(500),
+            ..netcore_proxy::PacConfig::default()
+        };
+        let evaluator = PacEvaluator::with_clock(config, common::resolver(), common::clock());
+        let started = Instant::now();
+        let error = evaluator
+            .load("function FindProxyForURL(u, h) { return 'DIRECT'; }")
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{name}");
+        assert_eq!(error.code(), 2_100_002, "{name}: {error}");
+        assert!(error.to_string().contains(part), "{name}: {error}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -359,6 +359,25 @@ fn find(
     Ok(text.to_std_string_escaped())
 }
 
+/// Sets a resource limit (soft and hard) of this process.
+fn set_limit(resource: rustix::process::Resource, value: u64) -> Result<(), String> {
+    let limit = rustix::process::Rlimit {
+        current: Some(value),
+        maximum: Some(value),
+    };
+    rustix::process::setrlimit(resource, limit)
+        .map_err(|e| format!("setrlimit({resource:?}, {value}): {e}"))
+}
+
+/// No core dumps (a worker that hits its memory limit aborts) and few file
+/// descriptors (a script opens none); then `--memory-limit BYTES` as the
+/// address-space limit.
+fn apply_limits(args: &[String]) -> Result<(), String> {
+    set_limit(rustix::process::Resource::Core, 0)?;
+    set_limit(rustix::process::Resource::Nofile, 16)?;
+    apply_memory_limit(args)
+}
+
 /// Parses `--memory-limit BYTES` and applies it as the address-space limit.
 fn apply_memory_limit(args: &[String]) -> Result<(), String> {
     let mut iter = args.iter();
@@ -368,12 +387,7 @@ fn apply_memory_limit(args: &[String]) -> Result<(), String> {
                 .next()
                 .and_then(|value| value.parse().ok())
                 .ok_or("--memory-limit needs a number of bytes")?;
-            let limit = rustix::process::Rlimit {
-                current: Some(bytes),
-                maximum: Some(bytes),
-            };
-            rustix::process::setrlimit(rustix::process::Resource::As, limit)
-                .map_err(|e| format!("setrlimit(RLIMIT_AS, {bytes}): {e}"))?;
+            set_limit(rustix::process::Resource::As, bytes)?;
         } else {
             return Err(format!("unknown argument {flag:?}"));
         }
@@ -384,7 +398,7 @@ fn apply_memory_limit(args: &[String]) -> Result<(), String> {
 /// The worker's main loop; returns when the parent closes stdin.
 pub fn run_worker() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Err(error) = apply_memory_limit(&args) {
+    if let Err(error) = apply_limits(&args) {
         eprintln!("netcore-pac-worker: {error}");
         return ExitCode::from(2);
     }
