@@ -1,5 +1,68 @@
-//! TCP, UDP and TLS sockets and the TCP server of the socket API, bindable to a
-//! network.
+//! TCP, UDP and TLS sockets and the TCP server of the socket API (seeds 002 and 003),
+//! on tokio, each bindable to a network interface.
 //!
-//! Not implemented yet: this crate is a placeholder in the workspace layout and
-//! offers nothing. It is filled by the sockets issue (issue 7).
+//! | seed | here |
+//! |---|---|
+//! | `constructUDPSocketInstance()` / `UDPSocket` | [`UdpSocket::new`] / [`UdpSocket`] |
+//! | `constructTCPSocketInstance()` / `TCPSocket` | [`TcpSocket::new`] / [`TcpSocket`] |
+//! | `constructTCPSocketServerInstance()` / `TCPSocketServer` | [`TcpSocketServer`] |
+//! | `TCPSocketConnection` | [`TcpSocketConnection`] |
+//! | `constructTLSSocketInstance()` / `TLSSocket` | [`TlsSocket::new`] / [`TlsSocket`] |
+//! | `on(type, callback)` / `off(type, callback?)` | [`EventSource::on`] / [`EventSource::off`] |
+//! | (none) | [`EventSource::events`]: the same events as a stream |
+//! | `NetHandle.bindSocket` | `bind_to_interface(name)` on every socket type |
+//!
+//! Methods are `async` where the seed returns a promise. Addresses are netcore's
+//! [`NetAddress`](netcore::NetAddress): [`NetAddress::parse`](netcore::NetAddress::parse)
+//! refuses a bad address, port or family with 2100001.
+//!
+//! Errors are netcore's [`Error`](netcore::Error) (the socket seeds define no codes
+//! of their own): bad input is 401 (an event type the socket does not have) or
+//! 2100001 (a value out of range, an unknown interface or encoding, a TLS option
+//! that cannot be used); a missing permission 201; what the system refuses
+//! (connection refused or reset, a timeout, a call on a closed socket, a failed TLS
+//! handshake) 2100003, with a message saying what happened.
+//!
+//! Events: a socket reads only once anything listens (a callback or a stream), so no
+//! data is dropped before that. A connection that fails (e.g. reset by the peer)
+//! emits `error` then `close`; `close` is always the last event.
+//!
+//! ```no_run
+//! use futures::StreamExt;
+//! use netcore::NetAddress;
+//! use netcore_socket::{EventSource, SocketEvent, TcpConnectOptions, TcpSocket};
+//!
+//! # async fn demo() -> Result<(), netcore::Error> {
+//! let tcp = TcpSocket::new();
+//! let mut events = tcp.events();
+//! tcp.connect(TcpConnectOptions::new(NetAddress::parse("127.0.0.1", Some(1), Some(7))?))
+//!     .await?;
+//! tcp.send("hello").await?;
+//! while let Some(event) = events.next().await {
+//!     if let SocketEvent::Message(m) = event {
+//!         println!("{} bytes from {}", m.remote_info.size, m.remote_info.address);
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod connection;
+mod error;
+mod events;
+mod server;
+mod sys;
+mod tcp;
+mod tls;
+mod types;
+mod udp;
+
+pub use events::{Event, EventHub, EventKind, EventSource, EventStream, ListenerId};
+pub use server::{ServerEvent, TcpSocketConnection, TcpSocketServer};
+pub use tcp::{TcpConnectOptions, TcpSocket};
+pub use tls::{Protocol, TlsConnectOptions, TlsSecureOptions, TlsSocket, X509CertRawData};
+pub use types::{
+    Encoding, ExtraOptions, Family, MAX_LINGER, SocketEvent, SocketLinger, SocketMessage,
+    SocketRemoteInfo, SocketState, TcpExtraOptions, UdpExtraOptions,
+};
+pub use udp::UdpSocket;
