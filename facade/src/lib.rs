@@ -33,5 +33,5 @@ pub mod ports;
 
 pub use config::Config;
 pub use connection::NetConnection;
-pub use manager::{Builder, NetManager, NoValidator, Validator, Watch};
+pub use manager::{Builder, NetManager, NoValidator, PluginStatus, Validator, Watch};
 pub use netcore;

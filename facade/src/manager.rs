@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     next_connection: AtomicU64,
     /// Apps that run a VPN (established through the VPN bearer).
     vpn_apps: Mutex<std::collections::HashSet<AppId>>,
+    /// What became of each plugin file.
+    plugins: Mutex<Vec<PluginStatus>>,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -172,6 +174,15 @@ pub struct Watch {
     pub events: mpsc::UnboundedReceiver<NetEvent>,
 }
 
+/// What became of one plugin file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStatus {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// The plugin's name when it loaded, or why it was refused.
+    pub outcome: std::result::Result<String, String>,
+}
+
 /// Builds a [`NetManager`] from bearers and a validator.
 pub struct Builder {
     config: Config,
@@ -218,6 +229,7 @@ impl Builder {
             wake: Notify::new(),
             next_connection: AtomicU64::new(1),
             vpn_apps: Mutex::default(),
+            plugins: Mutex::default(),
             runtime: runtime.clone(),
         });
         for (&id, bearer) in &bearers {
@@ -283,16 +295,28 @@ impl NetManager {
             let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
             builder = builder.bearer(Arc::new(ethernet));
         }
+        let mut statuses = Vec::new();
         if let Some(dir) = config.plugins.effective_dir() {
             let plugins =
                 netcore::plugin::load_plugins(&dir, |name| config.plugins.config_for(name));
-            for (_, plugin) in plugins {
-                if let Ok(plugin) = plugin {
-                    builder = builder.bearer(Arc::new(plugin));
-                }
+            for (path, plugin) in plugins {
+                let outcome = match plugin {
+                    Ok(plugin) => {
+                        let name = plugin.name().to_owned();
+                        builder = builder.bearer(Arc::new(plugin));
+                        Ok(name)
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                statuses.push(PluginStatus { path, outcome });
             }
         }
         let manager = builder.start()?;
+        *manager
+            .shared
+            .plugins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = statuses;
         manager
             .settle(Duration::from_millis(50), Duration::from_millis(500))
             .await;
@@ -341,6 +365,15 @@ impl NetManager {
             default_net: engine.default_net(),
             events: rx,
         }
+    }
+
+    /// What became of each plugin file of the plugin directory.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.shared
+            .plugins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A snapshot of every network (for listings).

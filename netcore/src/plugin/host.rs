@@ -378,11 +378,7 @@ pub fn load_plugins(
     paths
         .into_iter()
         .map(|path| {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let result = load_plugin(&path, &config_for(&stem));
+            let result = load_plugin_with(&path, &config_for);
             if let Err(e) = &result {
                 tracing::warn!("{e}");
             }
