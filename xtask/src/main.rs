@@ -1,8 +1,9 @@
 //! `cargo xtask`: the project's tasks.
 //!
-//! - `test`: every unit and crate integration test, then the system suites;
-//! - `integration`: the system suites (network namespaces; need root, else skipped
-//!   with the reason printed);
+//! - `test`: every test of the workspace: unit, crate integration and, as root, the
+//!   system suites (installing the packages they need);
+//! - `integration`: the system suites alone (network namespaces; need root, else
+//!   skipped with the reason printed, never passed);
 //! - `bench`: every criterion benchmark, then a table of the medians.
 
 use std::path::{Path, PathBuf};
@@ -16,8 +17,30 @@ struct SystemSuite {
     test: &'static str,
 }
 
-/// The system suites `cargo xtask integration` runs, in order.
-const SYSTEM_SUITES: &[SystemSuite] = &[];
+/// The system suites `cargo xtask integration` runs, in order. `cargo xtask test`
+/// runs them too, as part of the workspace's tests.
+const SYSTEM_SUITES: &[SystemSuite] = &[
+    SystemSuite {
+        package: "netcore-link",
+        test: "netns",
+    },
+    SystemSuite {
+        package: "netcore-bearer-ethernet",
+        test: "netns",
+    },
+    SystemSuite {
+        package: "netcore-dns",
+        test: "netns",
+    },
+    SystemSuite {
+        package: "netcore-facade",
+        test: "system_ethernet",
+    },
+];
+
+/// Debian packages the system suites use: namespaces and veth (iproute2), DNS
+/// servers in the upstream namespaces (dnsmasq).
+const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base"];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -62,9 +85,48 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
+    if is_root() {
+        install_packages()?;
+    } else {
+        println!(
+            "test: not root: the system suites (network namespaces) print that they are \
+             skipped; run as root to run them"
+        );
+    }
     cargo(&["test", "--workspace", "--all-targets"])?;
-    cargo(&["test", "--workspace", "--doc"])?;
-    integration()
+    cargo(&["test", "--workspace", "--doc"])
+}
+
+/// Installs the missing [`SYSTEM_PACKAGES`] with apt.
+fn install_packages() -> Result<(), String> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg")
+                .args(["-s", p])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("+ apt-get install {}", missing.join(" "));
+    let update = Command::new("apt-get").args(["update", "-qq"]).status();
+    if !update.is_ok_and(|s| s.success()) {
+        return Err("apt-get update failed".into());
+    }
+    let install = Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
+    if install.is_ok_and(|s| s.success()) {
+        Ok(())
+    } else {
+        Err(format!("apt-get install {} failed", missing.join(" ")))
+    }
 }
 
 fn is_root() -> bool {
@@ -76,10 +138,6 @@ fn is_root() -> bool {
 }
 
 fn integration() -> Result<(), String> {
-    if SYSTEM_SUITES.is_empty() {
-        println!("integration: no system suites are defined yet");
-        return Ok(());
-    }
     if !is_root() {
         println!(
             "integration: SKIPPED, not passed: the system suites create network namespaces \
@@ -87,6 +145,7 @@ fn integration() -> Result<(), String> {
         );
         return Ok(());
     }
+    install_packages()?;
     for suite in SYSTEM_SUITES {
         cargo(&[
             "test",
