@@ -165,7 +165,7 @@ fn bench() -> Result<(), String> {
     let criterion = workspace_root().join("target").join("criterion");
     let mut rows = Vec::new();
     collect_estimates(&criterion, &criterion, &mut rows);
-    rows.sort();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     println!("\n{:<60} {:>14}", "benchmark", "median");
     for (name, median_ns) in rows {
         println!("{name:<60} {:>14}", format_ns(median_ns));
