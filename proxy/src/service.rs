@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use netcore::{Error, Result};
 
 use crate::pac::evaluator::PacEvaluator;
-use crate::pac::fetch::{FetchLimits, fetch_script};
+use crate::pac::fetch::{FetchOptions, fetch_script};
 use crate::pac::result::PacResult;
 use crate::pac::url::MAX_URL_BYTES;
 
@@ -14,17 +14,17 @@ use crate::pac::url::MAX_URL_BYTES;
 /// [`PacEvaluator`]) and the stored-only PAC URL.
 pub struct PacService {
     evaluator: PacEvaluator,
-    fetch_limits: FetchLimits,
+    fetch_options: FetchOptions,
     pac_file_url: Mutex<String>,
     pac_url: Mutex<Option<String>>,
 }
 
 impl PacService {
-    /// A service with no PAC script, downloading within `fetch_limits`.
-    pub fn new(evaluator: PacEvaluator, fetch_limits: FetchLimits) -> Self {
+    /// A service with no PAC script, downloading within `fetch_options`.
+    pub fn new(evaluator: PacEvaluator, fetch_options: FetchOptions) -> Self {
         Self {
             evaluator,
-            fetch_limits,
+            fetch_options,
             pac_file_url: Mutex::new(String::new()),
             pac_url: Mutex::new(None),
         }
@@ -44,7 +44,7 @@ impl PacService {
                 "the PAC URL is longer than {MAX_URL_BYTES} bytes"
             )));
         }
-        let script = fetch_script(url, self.fetch_limits).await?;
+        let script = fetch_script(url, &self.fetch_options).await?;
         self.evaluator
             .load(&script)
             .await

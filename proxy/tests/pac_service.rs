@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use netcore_proxy::PacService;
-use netcore_proxy::pac::fetch::FetchLimits;
+use netcore_proxy::pac::fetch::FetchOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -65,9 +65,10 @@ fn service() -> PacService {
     let (evaluator, _) = common::evaluator();
     PacService::new(
         evaluator,
-        FetchLimits {
+        FetchOptions {
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(2),
+            root_certificates_der: None,
         },
     )
 }

@@ -5,20 +5,24 @@ use std::time::Duration;
 use netcore::{Error, Result};
 use tokio::io::AsyncReadExt;
 
-/// Bounds of one download.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FetchLimits {
+/// Bounds and trust of one download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchOptions {
     /// The largest script accepted, in bytes. Default 1 MiB.
     pub max_bytes: usize,
     /// The time the whole download may take. Default 10 s.
     pub timeout: Duration,
+    /// For `https`: trust only these root certificates (DER), e.g. a corporate CA,
+    /// instead of Mozilla's root program (`None`, the default).
+    pub root_certificates_der: Option<Vec<Vec<u8>>>,
 }
 
-impl Default for FetchLimits {
+impl Default for FetchOptions {
     fn default() -> Self {
         Self {
             max_bytes: 1 << 20,
             timeout: Duration::from_secs(10),
+            root_certificates_der: None,
         }
     }
 }
@@ -30,7 +34,7 @@ fn fetch_error(url: &str, why: impl std::fmt::Display) -> Error {
 /// Downloads the script at `url`. Any failure (unsupported scheme, unreachable server,
 /// HTTP error status, over `max_bytes`, over `timeout`, not UTF-8) is 2100002, the
 /// seed's code for a PAC URL that cannot be used.
-pub async fn fetch_script(url: &str, limits: FetchLimits) -> Result<String> {
+pub async fn fetch_script(url: &str, options: &FetchOptions) -> Result<String> {
     let trimmed = url.trim();
     let scheme = trimmed
         .split_once("://")
@@ -38,14 +42,15 @@ pub async fn fetch_script(url: &str, limits: FetchLimits) -> Result<String> {
     let bytes = match scheme.as_deref() {
         Some("file") => {
             let path = &trimmed["file://".len()..];
-            tokio::time::timeout(limits.timeout, read_file(path, limits.max_bytes))
+            tokio::time::timeout(options.timeout, read_file(path, options.max_bytes))
                 .await
                 .map_err(|_| fetch_error(url, "timed out"))?
                 .map_err(|why| fetch_error(url, why))?
         }
         Some("http") | Some("https") => {
             let owned = trimmed.to_owned();
-            tokio::task::spawn_blocking(move || http_get(&owned, limits))
+            let options = options.clone();
+            tokio::task::spawn_blocking(move || http_get(&owned, &options))
                 .await
                 .map_err(|e| fetch_error(url, e))?
                 .map_err(|why| fetch_error(url, why))?
@@ -75,9 +80,20 @@ async fn read_file(path: &str, max_bytes: usize) -> std::result::Result<Vec<u8>,
     Ok(bytes)
 }
 
-fn http_get(url: &str, limits: FetchLimits) -> std::result::Result<Vec<u8>, String> {
+fn http_get(url: &str, options: &FetchOptions) -> std::result::Result<Vec<u8>, String> {
+    let roots = match &options.root_certificates_der {
+        Some(certificates) => ureq::tls::RootCerts::new_with_certs(
+            &certificates
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        None => ureq::tls::RootCerts::WebPki,
+    };
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(limits.timeout))
+        .tls_config(tls)
+        .timeout_global(Some(options.timeout))
         .proxy(None)
         .max_redirects(5)
         .http_status_as_error(true)
@@ -87,11 +103,11 @@ fn http_get(url: &str, limits: FetchLimits) -> std::result::Result<Vec<u8>, Stri
     response
         .body_mut()
         .with_config()
-        .limit(limits.max_bytes as u64)
+        .limit(options.max_bytes as u64)
         .read_to_vec()
         .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => {
-                format!("the script is larger than {} bytes", limits.max_bytes)
+                format!("the script is larger than {} bytes", options.max_bytes)
             }
             other => other.to_string(),
         })
