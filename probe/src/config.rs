@@ -71,6 +71,8 @@ pub struct DiagnosticsConfig {
     /// The interface the probes leave through (`SO_BINDTODEVICE`); none by default, so
     /// the routing table chooses.
     pub interface: Option<String>,
+    /// Which ICMP socket ICMP probes use (default [`IcmpSocket::Auto`]).
+    pub icmp_socket: IcmpSocket,
 }
 
 impl Default for DiagnosticsConfig {
@@ -79,6 +81,21 @@ impl Default for DiagnosticsConfig {
             reply_timeout_ms: 1_000,
             hop_timeout_ms: 1_000,
             interface: None,
+            icmp_socket: IcmpSocket::Auto,
         }
     }
+}
+
+/// The kind of socket ICMP probes are sent from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum IcmpSocket {
+    /// An ICMP datagram socket when `net.ipv4.ping_group_range` allows it, else a raw
+    /// socket.
+    #[default]
+    Auto,
+    /// Only an ICMP datagram socket (`SOCK_DGRAM`/`IPPROTO_ICMP`).
+    Datagram,
+    /// Only a raw ICMP socket (needs root or `CAP_NET_RAW`).
+    Raw,
 }

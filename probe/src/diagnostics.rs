@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use netcore::{Error, NetHandle, PacketsType, ProbeResultInfo, Resolve, Result, TraceRouteInfo, TraceRouteOptions};
+use netcore::{
+    Error, NetHandle, PacketsType, ProbeResultInfo, Resolve, Result, TraceRouteInfo,
+    TraceRouteOptions,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-use crate::config::DiagnosticsConfig;
+use crate::config::{DiagnosticsConfig, IcmpSocket};
 use crate::errqueue;
 use crate::icmp;
 use crate::stats::{loss_rate, rtt_stats};
@@ -90,9 +93,18 @@ impl Diagnostics {
     /// (1 to 1000, else 2100001). Loss is in percent of the probes sent; RTTs are of
     /// the answered ones. When a probe cannot be sent, returns at once with what it has
     /// (that probe counts as lost). Resolution errors are the resolver's (2100003).
-    pub async fn query_probe_result(&self, destination: &str, duration: i64) -> Result<ProbeResultInfo> {
-        self.probe_series(destination, duration, Duration::from_secs(1), PacketsType::Icmp)
-            .await
+    pub async fn query_probe_result(
+        &self,
+        destination: &str,
+        duration: i64,
+    ) -> Result<ProbeResultInfo> {
+        self.probe_series(
+            destination,
+            duration,
+            Duration::from_secs(1),
+            PacketsType::Icmp,
+        )
+        .await
     }
 
     /// A series of `count` probes (1 to 1000, else 2100001) of `packets` every
@@ -107,10 +119,14 @@ impl Diagnostics {
         packets: PacketsType,
     ) -> Result<ProbeResultInfo> {
         if !(1..=MAX_PROBES).contains(&count) {
-            return Err(Error::invalid(format!("duration {count} is outside 1..=1000")));
+            return Err(Error::invalid(format!(
+                "duration {count} is outside 1..=1000"
+            )));
         }
         if interval < Duration::from_millis(1) || interval > Duration::from_secs(60) {
-            return Err(Error::invalid(format!("interval {interval:?} is outside 1 ms..=60 s")));
+            return Err(Error::invalid(format!(
+                "interval {interval:?} is outside 1 ms..=60 s"
+            )));
         }
         let dest = self.destination(destination).await?;
         let reply_timeout = Duration::from_millis(self.config.reply_timeout_ms.max(1));
@@ -120,7 +136,11 @@ impl Diagnostics {
         for seq in 0..count {
             let seq = u16::try_from(seq).unwrap_or(u16::MAX);
             let last = i64::from(seq) + 1 == count;
-            let wait = if last { reply_timeout } else { reply_timeout.min(interval) };
+            let wait = if last {
+                reply_timeout
+            } else {
+                reply_timeout.min(interval)
+            };
             sent += 1;
             match self.probe(packets, dest, seq, None, wait).await {
                 Ok(Some((Answer::Reached(_), rtt))) => samples.push(rtt),
@@ -166,7 +186,10 @@ impl Diagnostics {
             {
                 return Err(Error::Internal(format!("traceroute to {dest}: {e}")));
             }
-            let answers: Vec<(Answer, Duration)> = results.into_iter().filter_map(|r| r.ok().flatten()).collect();
+            let answers: Vec<(Answer, Duration)> = results
+                .into_iter()
+                .filter_map(|r| r.ok().flatten())
+                .collect();
             let address = answers
                 .first()
                 .map_or_else(|| "*".to_owned(), |(answer, _)| answer.from().to_string());
@@ -176,9 +199,10 @@ impl Diagnostics {
                 address,
                 rtt: rtt_stats(&rtts),
             });
-            let done = answers
-                .iter()
-                .any(|(answer, _)| matches!(answer, Answer::Reached(_) | Answer::Unreachable(_)) || answer.from() == dest);
+            let done = answers.iter().any(|(answer, _)| {
+                matches!(answer, Answer::Reached(_) | Answer::Unreachable(_))
+                    || answer.from() == dest
+            });
             if done {
                 break;
             }
@@ -189,13 +213,22 @@ impl Diagnostics {
     async fn destination(&self, destination: &str) -> Result<Ipv4Addr> {
         match resolve_destination(destination, self.resolver.as_deref(), self.net).await? {
             IpAddr::V4(v4) => Ok(v4),
-            IpAddr::V6(v6) => Err(Error::Internal(format!("IPv6 destination {v6} is not supported yet"))),
+            IpAddr::V6(v6) => Err(Error::Internal(format!(
+                "IPv6 destination {v6} is not supported yet"
+            ))),
         }
     }
 
     /// Sends one probe and waits up to `wait` for its answer. Errors only when the
     /// probe could not be sent.
-    async fn probe(&self, packets: PacketsType, dest: Ipv4Addr, seq: u16, ttl: Option<u32>, wait: Duration) -> io::Result<Sent> {
+    async fn probe(
+        &self,
+        packets: PacketsType,
+        dest: Ipv4Addr,
+        seq: u16,
+        ttl: Option<u32>,
+        wait: Duration,
+    ) -> io::Result<Sent> {
         let interface = self.config.interface.as_deref();
         match packets {
             PacketsType::Udp => {
@@ -204,25 +237,59 @@ impl Diagnostics {
                 socket.connect(SocketAddr::from((dest, port))).await?;
                 let started = Instant::now();
                 socket.send(b"netcore-probe").await?;
-                Ok(tokio::time::timeout(wait, datagram_answer(&socket, dest, None)).await.ok().map(|a| (a, started.elapsed())))
+                Ok(
+                    tokio::time::timeout(wait, datagram_answer(&socket, dest, None))
+                        .await
+                        .ok()
+                        .map(|a| (a, started.elapsed())),
+                )
             }
-            _ => match datagram_socket(Type::DGRAM, Protocol::ICMPV4, interface, ttl) {
-                Ok(socket) => {
-                    let started = Instant::now();
-                    socket.send_to(&icmp::echo_request(0, seq), SocketAddr::from((dest, 0))).await?;
-                    Ok(tokio::time::timeout(wait, datagram_answer(&socket, dest, Some(seq))).await.ok().map(|a| (a, started.elapsed())))
+            _ => {
+                let datagram = match self.config.icmp_socket {
+                    IcmpSocket::Raw => Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "raw socket asked for",
+                    )),
+                    IcmpSocket::Auto | IcmpSocket::Datagram => {
+                        datagram_socket(Type::DGRAM, Protocol::ICMPV4, interface, ttl)
+                    }
+                };
+                match datagram {
+                    Ok(socket) => {
+                        let started = Instant::now();
+                        socket
+                            .send_to(&icmp::echo_request(0, seq), SocketAddr::from((dest, 0)))
+                            .await?;
+                        let answer = datagram_answer(&socket, dest, Some(seq));
+                        Ok(tokio::time::timeout(wait, answer)
+                            .await
+                            .ok()
+                            .map(|a| (a, started.elapsed())))
+                    }
+                    Err(e)
+                        if e.kind() == io::ErrorKind::PermissionDenied
+                            && self.config.icmp_socket != IcmpSocket::Datagram =>
+                    {
+                        let socket = raw_icmp_socket(interface, ttl).map_err(|raw| {
+                            io::Error::new(
+                                raw.kind(),
+                                format!("ICMP datagram socket: {e} (see net.ipv4.ping_group_range); raw ICMP socket: {raw}"),
+                            )
+                        })?;
+                        let id = next_id();
+                        let started = Instant::now();
+                        socket
+                            .send_to(&icmp::echo_request(id, seq), SocketAddr::from((dest, 0)))
+                            .await?;
+                        let answer = raw_answer(&socket, dest, id, seq);
+                        Ok(tokio::time::timeout(wait, answer)
+                            .await
+                            .ok()
+                            .map(|a| (a, started.elapsed())))
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                    let socket = raw_icmp_socket(interface, ttl).map_err(|raw| {
-                        io::Error::new(raw.kind(), format!("ICMP datagram socket: {e} (see net.ipv4.ping_group_range); raw ICMP socket: {raw}"))
-                    })?;
-                    let id = next_id();
-                    let started = Instant::now();
-                    socket.send_to(&icmp::echo_request(id, seq), SocketAddr::from((dest, 0))).await?;
-                    Ok(tokio::time::timeout(wait, raw_answer(&socket, dest, id, seq)).await.ok().map(|a| (a, started.elapsed())))
-                }
-                Err(e) => Err(e),
-            },
+            }
         }
     }
 }
@@ -236,7 +303,12 @@ fn next_id() -> u16 {
 
 /// An IPv4 datagram socket (UDP or ICMP) with the error queue on, bound to
 /// `interface`, with `ttl`.
-fn datagram_socket(kind: Type, protocol: Protocol, interface: Option<&str>, ttl: Option<u32>) -> io::Result<UdpSocket> {
+fn datagram_socket(
+    kind: Type,
+    protocol: Protocol,
+    interface: Option<&str>,
+    ttl: Option<u32>,
+) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::IPV4, kind, Some(protocol))?;
     prepare(&socket, interface, ttl)?;
     errqueue::enable(&socket)?;
@@ -281,7 +353,9 @@ async fn datagram_answer(socket: &UdpSocket, dest: Ipv4Addr, seq: Option<u16>) -
                     let from = error.offender.unwrap_or(dest);
                     return match (error.icmp_type, error.icmp_code) {
                         (icmp::TIME_EXCEEDED, _) => Answer::Hop(from),
-                        (icmp::UNREACHABLE, icmp::PORT_UNREACHABLE) if from == dest => Answer::Reached(from),
+                        (icmp::UNREACHABLE, icmp::PORT_UNREACHABLE) if from == dest => {
+                            Answer::Reached(from)
+                        }
                         _ => Answer::Unreachable(from),
                     };
                 }

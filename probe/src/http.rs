@@ -96,7 +96,11 @@ fn server_name(host: &str) -> Result<ServerName<'static>, FetchError> {
 
 /// Connects to the first of `addresses` that accepts, over a socket bound to
 /// `interface`.
-async fn connect_any(addresses: &[IpAddr], port: u16, interface: &str) -> Result<TcpStream, FetchError> {
+async fn connect_any(
+    addresses: &[IpAddr],
+    port: u16,
+    interface: &str,
+) -> Result<TcpStream, FetchError> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     for ip in addresses {
         let address = SocketAddr::new(*ip, port);
@@ -113,7 +117,11 @@ async fn connect_any(addresses: &[IpAddr], port: u16, interface: &str) -> Result
 
 /// A TCP connection to `address` from a socket bound to `interface`.
 pub(crate) async fn connect_bound(address: SocketAddr, interface: &str) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     socket.bind_device(Some(interface.as_bytes()))?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
@@ -164,7 +172,9 @@ pub(crate) async fn read_answer<S: AsyncRead + Unpin>(
                         .find(|h| h.name.eq_ignore_ascii_case(name))
                         .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
                 };
-                let location = header("location").and_then(|l| url.join(&l).ok()).map(String::from);
+                let location = header("location")
+                    .and_then(|l| url.join(&l).ok())
+                    .map(String::from);
                 let content_length = header("content-length");
                 let chunked = header("transfer-encoding")
                     .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
@@ -205,7 +215,11 @@ pub(crate) async fn read_answer<S: AsyncRead + Unpin>(
 
 /// Appends what the stream gives to `buf`, never beyond `cap` bytes in all; the end of
 /// the stream is an error (the caller needs more).
-async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>, cap: usize) -> Result<(), FetchError> {
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> Result<(), FetchError> {
     let mut chunk = [0u8; 4096];
     let room = cap.saturating_sub(buf.len()).min(chunk.len());
     let n = stream.read(&mut chunk[..room]).await?;
@@ -236,7 +250,9 @@ async fn first_chunk_nonempty<S: AsyncRead + Unpin>(
 }
 
 /// A TLS connector trusting `roots`, on the ring provider.
-pub(crate) fn tls_connector(roots: tokio_rustls::rustls::RootCertStore) -> Result<TlsConnector, netcore::Error> {
+pub(crate) fn tls_connector(
+    roots: tokio_rustls::rustls::RootCertStore,
+) -> Result<TlsConnector, netcore::Error> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -251,7 +267,8 @@ mod tests {
     use super::*;
 
     async fn answer(raw: &[u8]) -> Result<HttpAnswer, FetchError> {
-        let url = Url::parse("http://probe.test/generate_204").map_err(|e| FetchError::Url(e.to_string()))?;
+        let url = Url::parse("http://probe.test/generate_204")
+            .map_err(|e| FetchError::Url(e.to_string()))?;
         let mut reader = raw;
         read_answer(&mut reader, &url, 256).await
     }
@@ -265,13 +282,21 @@ mod tests {
             .unwrap();
         assert_eq!(a.location.as_deref(), Some("http://probe.test/login?x=1"));
         assert!(!a.has_body);
-        let a = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n").await.unwrap();
+        let a = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+            .await
+            .unwrap();
         assert!(a.has_body);
-        let a = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await.unwrap();
+        let a = answer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
         assert!(!a.has_body);
-        let a = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").await.unwrap();
+        let a = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            .await
+            .unwrap();
         assert!(!a.has_body);
-        let a = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n").await.unwrap();
+        let a = answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a\r\n")
+            .await
+            .unwrap();
         assert!(a.has_body);
         let a = answer(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
         assert!(!a.has_body);
@@ -285,8 +310,14 @@ mod tests {
         big.extend(std::iter::repeat_n(b'a', 1000));
         big.extend_from_slice(b"\r\n\r\n");
         assert!(matches!(answer(&big).await, Err(FetchError::Protocol(_))));
-        assert!(matches!(answer(b"garbage\r\n\r\n").await, Err(FetchError::Protocol(_))));
-        assert!(matches!(answer(b"HTTP/1.1 204").await, Err(FetchError::Protocol(_))));
+        assert!(matches!(
+            answer(b"garbage\r\n\r\n").await,
+            Err(FetchError::Protocol(_))
+        ));
+        assert!(matches!(
+            answer(b"HTTP/1.1 204").await,
+            Err(FetchError::Protocol(_))
+        ));
         assert!(matches!(
             answer(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n").await,
             Err(FetchError::Protocol(_))

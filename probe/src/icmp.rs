@@ -28,7 +28,12 @@ pub(crate) fn echo_request(id: u16, seq: u16) -> Vec<u8> {
 pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
         .chunks(2)
-        .map(|pair| u32::from(u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)])))
+        .map(|pair| {
+            u32::from(u16::from_be_bytes([
+                pair[0],
+                pair.get(1).copied().unwrap_or(0),
+            ]))
+        })
         .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -117,16 +122,25 @@ mod tests {
         let mut reply = echo_request(9, 3);
         reply[0] = ECHO_REPLY;
         let got = parse_raw(&ipv4([10, 0, 0, 1], &reply), 9, 3).unwrap();
-        assert_eq!((got.from, got.icmp_type), (Ipv4Addr::new(10, 0, 0, 1), ECHO_REPLY));
+        assert_eq!(
+            (got.from, got.icmp_type),
+            (Ipv4Addr::new(10, 0, 0, 1), ECHO_REPLY)
+        );
         assert_eq!(parse_raw(&ipv4([10, 0, 0, 1], &reply), 9, 4), None);
         assert_eq!(parse_raw(&ipv4([10, 0, 0, 1], &reply), 8, 3), None);
         // Our own request seen on loopback is not an answer.
-        assert_eq!(parse_raw(&ipv4([10, 0, 0, 1], &echo_request(9, 3)), 9, 3), None);
+        assert_eq!(
+            parse_raw(&ipv4([10, 0, 0, 1], &echo_request(9, 3)), 9, 3),
+            None
+        );
 
         let mut exceeded = vec![TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0];
         exceeded.extend(ipv4([10, 0, 0, 9], &echo_request(9, 3)));
         let got = parse_raw(&ipv4([10, 1, 1, 1], &exceeded), 9, 3).unwrap();
-        assert_eq!((got.from, got.icmp_type), (Ipv4Addr::new(10, 1, 1, 1), TIME_EXCEEDED));
+        assert_eq!(
+            (got.from, got.icmp_type),
+            (Ipv4Addr::new(10, 1, 1, 1), TIME_EXCEEDED)
+        );
         assert_eq!(parse_raw(&ipv4([10, 1, 1, 1], &exceeded), 9, 2), None);
         assert_eq!(parse_raw(&exceeded[..5], 9, 3), None);
     }

@@ -72,7 +72,7 @@ mod stats;
 mod target;
 mod validate;
 
-pub use config::{DiagnosticsConfig, ValidatorConfig};
+pub use config::{DiagnosticsConfig, IcmpSocket, ValidatorConfig};
 pub use diagnostics::Diagnostics;
 pub use target::NetworkTarget;
 pub use validate::Validator;

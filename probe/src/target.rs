@@ -64,7 +64,11 @@ impl NetworkTarget {
         }
         match &self.resolver {
             Some(resolver) => resolver.resolve(self.net, host, FamilyType::All).await,
-            None => self.own_resolver()?.resolve(self.net, host, FamilyType::All).await,
+            None => {
+                self.own_resolver()?
+                    .resolve(self.net, host, FamilyType::All)
+                    .await
+            }
         }
     }
 

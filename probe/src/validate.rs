@@ -36,7 +36,9 @@ pub struct Validator {
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Validator").field("config", &self.config).finish()
+        f.debug_struct("Validator")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -64,14 +66,17 @@ impl Validator {
         for pem in &config.extra_root_certs_pem {
             let mut found = false;
             for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert = cert.map_err(|e| Error::invalid(format!("extra root certificate: {e}")))?;
+                let cert =
+                    cert.map_err(|e| Error::invalid(format!("extra root certificate: {e}")))?;
                 roots
                     .add(cert)
                     .map_err(|e| Error::invalid(format!("extra root certificate: {e}")))?;
                 found = true;
             }
             if !found {
-                return Err(Error::invalid("an extra root certificate holds no certificate"));
+                return Err(Error::invalid(
+                    "an extra root certificate holds no certificate",
+                ));
             }
         }
         let tls = http::tls_connector(roots)?;
@@ -145,7 +150,11 @@ impl Validator {
 }
 
 /// What a probe's answer means.
-fn meaning(url: &Url, answer: std::result::Result<HttpAnswer, FetchError>, which: &str) -> ProbeOutcome {
+fn meaning(
+    url: &Url,
+    answer: std::result::Result<HttpAnswer, FetchError>,
+    which: &str,
+) -> ProbeOutcome {
     let answer = match answer {
         Ok(answer) => answer,
         Err(e) => {
@@ -173,7 +182,9 @@ fn meaning(url: &Url, answer: std::result::Result<HttpAnswer, FetchError>, which
 fn probe_url(text: &str, scheme: &str) -> Result<Url> {
     let url = Url::parse(text).map_err(|e| Error::invalid(format!("probe URL {text:?}: {e}")))?;
     if url.scheme() != scheme || url.host_str().is_none() {
-        return Err(Error::invalid(format!("probe URL {text:?} must be {scheme}://HOST/...")));
+        return Err(Error::invalid(format!(
+            "probe URL {text:?} must be {scheme}://HOST/..."
+        )));
     }
     Ok(url)
 }
@@ -202,11 +213,17 @@ mod tests {
             answered(302, Some("http://portal.test/"), false),
             ProbeOutcome::Portal("http://portal.test/".into())
         );
-        assert_eq!(answered(200, None, true), ProbeOutcome::Portal(url().to_string()));
+        assert_eq!(
+            answered(200, None, true),
+            ProbeOutcome::Portal(url().to_string())
+        );
         assert_eq!(answered(200, None, false), ProbeOutcome::Nothing);
         assert_eq!(answered(302, None, false), ProbeOutcome::Nothing);
         assert_eq!(answered(500, None, true), ProbeOutcome::Nothing);
-        assert_eq!(answered(404, Some("http://x.test/"), true), ProbeOutcome::Nothing);
+        assert_eq!(
+            answered(404, Some("http://x.test/"), true),
+            ProbeOutcome::Nothing
+        );
     }
 
     #[test]
@@ -234,7 +251,11 @@ mod tests {
             },
         ];
         for config in bad {
-            assert_eq!(Validator::new(config.clone()).unwrap_err().code(), 2100001, "{config:?}");
+            assert_eq!(
+                Validator::new(config.clone()).unwrap_err().code(),
+                2100001,
+                "{config:?}"
+            );
         }
         assert!(Validator::new(ValidatorConfig::default()).is_ok());
     }

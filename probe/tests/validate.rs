@@ -84,7 +84,11 @@ async fn http_204_with_untrusted_https_certificate_is_partial() {
     let ca = TestCa::new();
     let stranger = TestCa::new();
     let http = TestServer::http(Behaviour::no_content()).await;
-    let https = TestServer::https(Behaviour::no_content(), stranger.server_config(&["127.0.0.1"])).await;
+    let https = TestServer::https(
+        Behaviour::no_content(),
+        stranger.server_config(&["127.0.0.1"]),
+    )
+    .await;
     let result = check(config(&ca, http.addr, https.addr), &lo()).await;
     assert_eq!(result, ValidationResult::Partial);
 }
@@ -103,7 +107,11 @@ async fn http_204_with_https_hanging_is_partial_after_the_first_result_timeout()
 
 #[tokio::test]
 async fn redirect_is_a_portal_with_its_location() {
-    let result = check_servers(Some(Behaviour::redirect("http://portal.test/login?from=probe")), None).await;
+    let result = check_servers(
+        Some(Behaviour::redirect("http://portal.test/login?from=probe")),
+        None,
+    )
+    .await;
     assert_eq!(
         result,
         ValidationResult::Portal {
@@ -240,8 +248,17 @@ struct OneName {
 
 #[async_trait]
 impl Resolve for OneName {
-    async fn resolve(&self, net: NetHandle, host: &str, _family: FamilyType) -> netcore::Result<Vec<IpAddr>> {
-        assert_eq!(net.net_id(), 100, "resolution must ask on the probed network");
+    async fn resolve(
+        &self,
+        net: NetHandle,
+        host: &str,
+        _family: FamilyType,
+    ) -> netcore::Result<Vec<IpAddr>> {
+        assert_eq!(
+            net.net_id(),
+            100,
+            "resolution must ask on the probed network"
+        );
         if host == self.name {
             Ok(vec![self.address])
         } else {
@@ -266,7 +283,10 @@ async fn probe_hosts_resolve_through_the_given_resolver() {
         address: "127.0.0.1".parse().unwrap(),
     });
     let target = lo().with_resolver(resolver);
-    assert_eq!(check(config.clone(), &target).await, ValidationResult::Validated);
+    assert_eq!(
+        check(config.clone(), &target).await,
+        ValidationResult::Validated
+    );
 
     config.http_url = format!("http://other.test:{}/generate_204", http.addr.port());
     config.https_url = format!("https://other.test:{}/generate_204", https.addr.port());

@@ -38,7 +38,9 @@ impl TestCa {
     /// names) signed by this CA.
     pub fn server_config(&self, names: &[&str]) -> Arc<ServerConfig> {
         let key = KeyPair::generate().unwrap();
-        let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
@@ -75,13 +77,19 @@ impl Behaviour {
     }
 
     pub fn redirect(location: &str) -> Self {
-        Self::Answer(format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n").into_bytes())
+        Self::Answer(
+            format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes(),
+        )
     }
 
     pub fn page(body: &str) -> Self {
         Self::Answer(
-            format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-                .into_bytes(),
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
         )
     }
 }
@@ -110,14 +118,20 @@ impl Drop for TestServer {
 
 impl TestServer {
     /// Starts a server on `bind` (port 0 for any), over TLS when `tls` is given.
-    pub async fn start(bind: SocketAddr, behaviour: Behaviour, tls: Option<Arc<ServerConfig>>) -> Self {
+    pub async fn start(
+        bind: SocketAddr,
+        behaviour: Behaviour,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Self {
         let listener = TcpListener::bind(bind).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (sender, events) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let behaviour = behaviour.clone();
                 let sender = sender.clone();
                 let tls = tls.clone();
@@ -148,7 +162,10 @@ impl TestServer {
 
     /// The next event, or `None` after 10 s (a hang guard, not a timing check).
     pub async fn next_event(&mut self) -> Option<ServerEvent> {
-        tokio::time::timeout(Duration::from_secs(10), self.events.recv()).await.ok().flatten()
+        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -162,7 +179,11 @@ pub async fn closed_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, behaviour: Behaviour, events: mpsc::UnboundedSender<ServerEvent>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    behaviour: Behaviour,
+    events: mpsc::UnboundedSender<ServerEvent>,
+) {
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -192,11 +213,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, behaviour: Beha
             let _ = events.send(ServerEvent::ClientClosed);
         }
         Behaviour::HugeHeader => {
-            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nX-Huge: ").await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nX-Huge: ")
+                .await;
             while stream.write_all(&chunk).await.is_ok() {}
         }
         Behaviour::EndlessBody => {
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n").await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
+                .await;
             while stream.write_all(&chunk).await.is_ok() {}
         }
         Behaviour::SlowHead => {
