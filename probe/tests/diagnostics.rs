@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use netcore::{Error, NetHandle, PacketsType, ResolveFailure, TraceRouteOptions};
 use netcore_dns::{DnsConfig, DnsService};
-use netcore_probe::{Diagnostics, DiagnosticsConfig};
+use netcore_probe::{Diagnostics, DiagnosticsConfig, IcmpSocket};
 
 fn quick() -> Diagnostics {
     Diagnostics::new(DiagnosticsConfig {
-        reply_timeout_ms: 1_000,
-        hop_timeout_ms: 1_000,
         interface: Some("lo".into()),
+        ..Default::default()
     })
 }
 
@@ -168,4 +167,41 @@ async fn names_without_a_resolver_are_2100003() {
 async fn ipv6_destinations_are_not_supported_yet() {
     let error = quick().query_probe_result("::1", 1).await.unwrap_err();
     assert_eq!(error.code(), 2100003);
+}
+
+/// Whether this process may open ICMP datagram sockets (`net.ipv4.ping_group_range`).
+fn ping_group_allows_us() -> bool {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap();
+    let bounds: Vec<u32> = range
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let gid = nix::unistd::getegid().as_raw();
+    bounds[0] <= gid && gid <= bounds[1]
+}
+
+#[tokio::test]
+async fn each_icmp_socket_kind_works_where_allowed() {
+    let with = |icmp_socket| {
+        Diagnostics::new(DiagnosticsConfig {
+            interface: Some("lo".into()),
+            icmp_socket,
+            ..Default::default()
+        })
+    };
+    let interval = Duration::from_millis(10);
+    let datagram = with(IcmpSocket::Datagram)
+        .probe_series("127.0.0.1", 2, interval, PacketsType::Icmp)
+        .await
+        .unwrap();
+    assert_eq!(
+        datagram.loss_rate,
+        if ping_group_allows_us() { 0 } else { 100 }
+    );
+    let raw = with(IcmpSocket::Raw)
+        .probe_series("127.0.0.1", 2, interval, PacketsType::Icmp)
+        .await
+        .unwrap();
+    let root = nix::unistd::geteuid().is_root();
+    assert_eq!(raw.loss_rate, if root { 0 } else { 100 });
 }
