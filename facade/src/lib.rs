@@ -21,17 +21,19 @@
 //!
 //! What this build serves: the engine's functions (default network, networks,
 //! capabilities, properties, requests and their events, app binding, reports,
-//! extended attributes). Functions whose part is not built yet return 2100003 with a
-//! message naming the missing part.
+//! extended attributes), DNS (per-network lookups, per-app custom rules, IDNA) and
+//! the kernel queries (neighbour table, port states, connection owner).
 
 mod api;
 pub mod blocking;
 pub mod config;
 mod connection;
+mod dns_api;
 mod manager;
 pub mod ports;
 
 pub use config::Config;
 pub use connection::NetConnection;
+pub use dns_api::Network;
 pub use manager::{Builder, NetManager, NoValidator, PluginStatus, Validator, Watch};
 pub use netcore;

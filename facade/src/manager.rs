@@ -6,7 +6,7 @@
 //! unbounded channel per subscriber: events keep the engine's order, and a slow
 //! subscriber never holds the engine up.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -59,6 +59,9 @@ enum Report {
 /// The engine and the subscribers its outputs go to.
 struct Core {
     engine: Engine,
+    /// Told about every network, the default network and app bindings as the
+    /// engine's outputs say.
+    dns: netcore_dns::DnsService,
     subscribers: HashMap<ConnectionId, mpsc::UnboundedSender<NetEvent>>,
     watchers: Vec<mpsc::UnboundedSender<NetEvent>>,
     /// The current run of each bearer; reports of older runs are dropped.
@@ -141,6 +144,7 @@ impl Core {
     fn dispatch(&mut self, actions: &mpsc::UnboundedSender<Action>) {
         let Core {
             engine,
+            dns,
             subscribers,
             watchers,
             ..
@@ -153,13 +157,34 @@ impl Core {
                     }
                 }
                 Output::Observed(event) => {
+                    follow_in_dns(dns, &event);
                     watchers.retain(|tx| tx.send(event.clone()).is_ok());
                 }
                 Output::Action(action) => {
+                    match &action {
+                        Action::DefaultNetworkChanged { net } => dns.set_default_network(*net),
+                        Action::AppNetworkChanged { app, net } => {
+                            dns.set_app_network(netcore_dns::AppId(app.0), *net)
+                        }
+                        _ => {}
+                    }
                     let _ = actions.send(action);
                 }
             }
         }
+    }
+}
+
+/// Keeps the resolver's networks in step with the engine's.
+fn follow_in_dns(dns: &netcore_dns::DnsService, event: &NetEvent) {
+    match event {
+        NetEvent::ConnectionPropertiesChange(info) => {
+            if let Err(e) = dns.set_network(info.net_handle, &info.connection_properties) {
+                tracing::warn!(net = %info.net_handle, "resolver: {e}");
+            }
+        }
+        NetEvent::Lost(net) => dns.remove_network(*net),
+        _ => {}
     }
 }
 
@@ -186,6 +211,7 @@ pub struct PluginStatus {
 /// Builds a [`NetManager`] from bearers and a validator.
 pub struct Builder {
     config: Config,
+    dns: netcore_dns::DnsService,
     bearers: Vec<Arc<dyn Bearer>>,
     validator: Arc<dyn Validator>,
 }
@@ -203,6 +229,13 @@ impl Builder {
         self
     }
 
+    /// Sets the resolver (default: a [`netcore_dns::DnsService`] with default
+    /// settings).
+    pub fn dns(mut self, dns: netcore_dns::DnsService) -> Self {
+        self.dns = dns;
+        self
+    }
+
     /// Starts the runtime on the current tokio runtime.
     pub fn start(self) -> Result<NetManager> {
         let runtime = tokio::runtime::Handle::try_current()
@@ -211,7 +244,7 @@ impl Builder {
         engine.observe_all(true);
         let (actions_tx, actions_rx) = mpsc::unbounded_channel();
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        let mut bearers = HashMap::new();
+        let mut bearers = BTreeMap::new();
         let mut generations = HashMap::new();
         for bearer in self.bearers {
             let id = engine.add_bearer(bearer.bearer_type());
@@ -221,6 +254,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 engine,
+                dns: self.dns.clone(),
                 subscribers: HashMap::new(),
                 watchers: Vec::new(),
                 generations,
@@ -279,6 +313,7 @@ impl NetManager {
     pub fn builder(config: Config) -> Builder {
         Builder {
             config,
+            dns: netcore_dns::DnsService::new(netcore_dns::DnsConfig::default()),
             bearers: Vec::new(),
             validator: Arc::new(NoValidator),
         }
@@ -342,6 +377,12 @@ impl NetManager {
             shared: Arc::clone(&self.shared),
             app,
         }
+    }
+
+    /// The per-network resolver; it implements [`netcore::Resolve`] for lookups on
+    /// behalf of the system (probes, PAC), which no app's custom rules answer.
+    pub fn resolver(&self) -> netcore_dns::DnsService {
+        self.shared.core().dns.clone()
     }
 
     /// The app identity this handle acts for.
@@ -422,7 +463,7 @@ async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::Unbound
 /// The driver task: bearer reports, timers and actions.
 struct Driver {
     shared: Arc<Shared>,
-    bearers: HashMap<BearerId, Arc<dyn Bearer>>,
+    bearers: BTreeMap<BearerId, Arc<dyn Bearer>>,
     validator: Arc<dyn Validator>,
     checks: HashMap<NetHandle, JoinHandle<()>>,
     manage: bool,

@@ -135,22 +135,22 @@ impl<E: Event> EventHub<E> {
     }
 
     /// Delivers `event` to the callbacks of its type (outside the lock, so a callback
-    /// may call `on`/`off`) and to every stream.
+    /// may call `on`/`off`), then to every stream.
     pub(crate) fn emit(&self, event: E) {
         let kind = event.kind();
-        let callbacks: Vec<Callback<E>> = {
-            let mut registry = self.registry();
-            registry.streams.retain(|s| s.send(event.clone()).is_ok());
-            registry
-                .callbacks
-                .iter()
-                .filter(|(_, k, _)| *k == kind)
-                .map(|(_, _, c)| Arc::clone(c))
-                .collect()
-        };
+        let callbacks: Vec<Callback<E>> = self
+            .registry()
+            .callbacks
+            .iter()
+            .filter(|(_, k, _)| *k == kind)
+            .map(|(_, _, c)| Arc::clone(c))
+            .collect();
         for callback in callbacks {
             callback(&event);
         }
+        self.registry()
+            .streams
+            .retain(|s| s.send(event.clone()).is_ok());
     }
 
     /// Drops every callback and ends every stream; called after the last event, which

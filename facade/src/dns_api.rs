@@ -1,0 +1,109 @@
+//! The seed's DNS functions on [`NetManager`], and a network handle's own lookups
+//! ([`Network`]).
+
+use netcore::{ConversionProcess, NetAddress, NetHandle, QueryOptions, Result};
+
+use crate::manager::NetManager;
+
+impl NetManager {
+    fn dns_app(&self) -> netcore_dns::AppId {
+        netcore_dns::AppId(self.app.0)
+    }
+
+    /// `getAddressesByName`: the addresses of `host` (port 0), resolved on this
+    /// app's bound network, else on the default network; this app's custom rules
+    /// answer first. Errors: 201, 401, 2100001 (invalid host), 2100002, 2100003
+    /// (not found, timeout, server failure, no network).
+    pub async fn get_addresses_by_name(&self, host: &str) -> Result<Vec<NetAddress>> {
+        self.get_addresses_by_name_with_options(host, QueryOptions::default())
+            .await
+    }
+
+    /// `getAddressesByNameWithOptions`: as [`NetManager::get_addresses_by_name`],
+    /// with the families of `options` (0 all, 1 IPv4, 2 IPv6).
+    pub async fn get_addresses_by_name_with_options(
+        &self,
+        host: &str,
+        options: QueryOptions,
+    ) -> Result<Vec<NetAddress>> {
+        let dns = self.resolver();
+        dns.get_addresses_by_name(self.dns_app(), None, host, options)
+            .await
+    }
+
+    /// `addCustomDnsRule`: this app's lookups of `host` answer `ips` before any server
+    /// is asked; no other app sees the rule. Errors: 201, 401 (empty host or list),
+    /// 2100001 (invalid host or address), 2100002, 2100003.
+    pub async fn add_custom_dns_rule<S: AsRef<str>>(&self, host: &str, ips: &[S]) -> Result<()> {
+        self.resolver()
+            .add_custom_dns_rule(self.dns_app(), host, ips)
+    }
+
+    /// `removeCustomDnsRule`. Errors: 201, 401, 2100001, 2100002, 2100003.
+    pub async fn remove_custom_dns_rule(&self, host: &str) -> Result<()> {
+        self.resolver().remove_custom_dns_rule(self.dns_app(), host)
+    }
+
+    /// `clearCustomDnsRules`. Errors: 201, 2100001, 2100002, 2100003.
+    pub async fn clear_custom_dns_rules(&self) -> Result<()> {
+        self.resolver().clear_custom_dns_rules(self.dns_app());
+        Ok(())
+    }
+
+    /// `getDnsAscii`: `host` in ASCII (Punycode) form; `flag` defaults to
+    /// NO_CONFIGURATION. Errors: 2100001 (invalid input, a label over 63 bytes).
+    pub fn get_dns_ascii(&self, host: &str, flag: Option<ConversionProcess>) -> Result<String> {
+        netcore_dns::get_dns_ascii(host, flag.unwrap_or(ConversionProcess::NoConfiguration))
+    }
+
+    /// `getDnsUnicode`: `host` in Unicode form. Errors: 2100001.
+    pub fn get_dns_unicode(&self, host: &str, flag: Option<ConversionProcess>) -> Result<String> {
+        netcore_dns::get_dns_unicode(host, flag.unwrap_or(ConversionProcess::NoConfiguration))
+    }
+
+    /// The seed's `NetHandle` methods for the network `net`.
+    pub fn network(&self, net: NetHandle) -> Network {
+        Network {
+            manager: self.clone(),
+            net,
+        }
+    }
+}
+
+/// A network as the seed's `NetHandle` object: lookups on that network alone, and
+/// sockets bound to it.
+#[derive(Debug, Clone)]
+pub struct Network {
+    manager: NetManager,
+    net: NetHandle,
+}
+
+impl Network {
+    /// The handle.
+    pub fn handle(&self) -> NetHandle {
+        self.net
+    }
+
+    /// `NetHandle.getAddressesByName`: the addresses of `host` resolved with this
+    /// network's DNS servers over its interface; this app's custom rules answer
+    /// first. Errors: 201, 401, 2100001 (invalid host, unknown network), 2100002,
+    /// 2100003.
+    pub async fn get_addresses_by_name(&self, host: &str) -> Result<Vec<NetAddress>> {
+        let dns = self.manager.resolver();
+        dns.get_addresses_by_name(
+            self.manager.dns_app(),
+            Some(self.net),
+            host,
+            QueryOptions::default(),
+        )
+        .await
+    }
+
+    /// `NetHandle.getAddressByName`: the first address of `host` on this network.
+    /// Errors: as [`Network::get_addresses_by_name`].
+    pub async fn get_address_by_name(&self, host: &str) -> Result<NetAddress> {
+        let dns = self.manager.resolver();
+        dns.get_address_by_name(self.manager.dns_app(), Some(self.net), host)
+            .await
+    }
+}
