@@ -89,6 +89,7 @@ async fn eventually<T: PartialEq + std::fmt::Debug>(want: T, mut read: impl FnMu
 async fn list_networks_reads_every_network() {
     let w = world();
     w.wifi.connect("wlan0", wifi_info());
+    eventually(1, || blocking::get_all_nets(&w.manager).unwrap().len()).await;
     w.cell
         .connect("wwan0", NetworkInfo::new(NetBearType::Cellular, "wwan0"));
     eventually(2, || blocking::get_all_nets(&w.manager).unwrap().len()).await;
