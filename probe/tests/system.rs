@@ -10,7 +10,6 @@ mod support;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use netcore::engine::ValidationResult;
@@ -19,8 +18,7 @@ use netcore_link::testing::{NetNs, skip_unless_root};
 use netcore_probe::{
     Diagnostics, DiagnosticsConfig, IcmpSocket, NetworkTarget, Validator, ValidatorConfig,
 };
-use support::{Behaviour, TestCa, TestServer};
-use tokio_rustls::rustls::ServerConfig;
+use support::{Behaviour, TestCa, serve_in};
 
 /// Runs a shell command inside `ns` and fails the test when it fails.
 fn sh(ns: &NetNs, script: &str) {
@@ -238,45 +236,6 @@ fn a_series_without_a_route_returns_at_once() {
         .expect("the series did not stop at the failed send")
         .unwrap();
     assert_eq!(result.loss_rate, 100);
-}
-
-/// Servers running on a thread inside a namespace until this is dropped.
-struct Servers {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Starts servers in `ns`: (address, behaviour, TLS) each.
-fn serve_in(
-    ns: &NetNs,
-    servers: Vec<(SocketAddr, Behaviour, Option<Arc<ServerConfig>>)>,
-) -> Servers {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (ready, started) = std::sync::mpsc::channel();
-    let thread = ns.spawn(move || async move {
-        let mut running = Vec::new();
-        for (addr, behaviour, tls) in servers {
-            running.push(TestServer::start(addr, behaviour, tls).await);
-        }
-        let _ = ready.send(());
-        let _ = stopped.await;
-    });
-    started
-        .recv_timeout(Duration::from_secs(20))
-        .expect("servers did not start");
-    Servers {
-        stop: Some(stop),
-        thread: Some(thread),
-    }
 }
 
 #[test]

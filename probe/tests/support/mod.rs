@@ -234,3 +234,42 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
 }
+
+/// Servers running on a thread inside a namespace until this is dropped.
+pub struct Servers {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts servers in `ns`: (address, behaviour, TLS) each.
+pub fn serve_in(
+    ns: &netcore_link::testing::NetNs,
+    servers: Vec<(SocketAddr, Behaviour, Option<Arc<ServerConfig>>)>,
+) -> Servers {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready, started) = std::sync::mpsc::channel();
+    let thread = ns.spawn(move || async move {
+        let mut running = Vec::new();
+        for (addr, behaviour, tls) in servers {
+            running.push(TestServer::start(addr, behaviour, tls).await);
+        }
+        let _ = ready.send(());
+        let _ = stopped.await;
+    });
+    started
+        .recv_timeout(Duration::from_secs(20))
+        .expect("servers did not start");
+    Servers {
+        stop: Some(stop),
+        thread: Some(thread),
+    }
+}
