@@ -1,0 +1,40 @@
+//! Runs one connectivity check on an interface and prints what it found.
+//!
+//! ```text
+//! cargo run -p netcore-probe --example validate -- IFACE [HTTP_URL HTTPS_URL]
+//! # e.g. against a local server answering 204:
+//! cargo run -p netcore-probe --example validate -- lo http://127.0.0.1:8080/generate_204 https://127.0.0.1:8443/generate_204
+//! ```
+//!
+//! Without URLs the defaults (Google's generate_204) are probed; probe host names
+//! resolve through the DNS servers in `NETCORE_DNS` (comma-separated addresses).
+//! `RUST_LOG=netcore_probe=debug` shows each probe's answer.
+
+use netcore::NetHandle;
+use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let mut args = std::env::args().skip(1);
+    let interface = args
+        .next()
+        .ok_or("usage: validate IFACE [HTTP_URL HTTPS_URL]")?;
+    let mut config = ValidatorConfig::default();
+    if let (Some(http), Some(https)) = (args.next(), args.next()) {
+        config.http_url = http;
+        config.https_url = https;
+    }
+    let dns_servers = std::env::var("NETCORE_DNS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let target = NetworkTarget::new(NetHandle::new(100)?, interface).with_dns_servers(dns_servers);
+    let result = Validator::new(config)?.validate(&target).await;
+    println!("{result:?}");
+    Ok(())
+}
