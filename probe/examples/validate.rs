@@ -10,7 +10,7 @@
 //! resolve through the DNS servers in `NETCORE_DNS` (comma-separated addresses).
 //! `RUST_LOG=netcore_probe=debug` shows each probe's answer.
 
-use netcore::NetHandle;
+use netcore::{NetAddress, NetHandle};
 use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
 
 #[tokio::main(flavor = "current_thread")]
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(str::parse)
+        .map(|ip| ip.parse().map(|ip| NetAddress::new(ip, 53)))
         .collect::<Result<Vec<_>, _>>()?;
     let target = NetworkTarget::new(NetHandle::new(100)?, interface).with_dns_servers(dns_servers);
     let result = Validator::new(config)?.validate(&target).await;

@@ -26,13 +26,13 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use netcore::NetHandle;
+//! use netcore::{NetAddress, NetHandle};
 //! use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
 //!
 //! # async fn run(dns: Arc<dyn netcore::Resolve>) -> netcore::Result<()> {
 //! let validator = Validator::new(ValidatorConfig::default())?;
 //! let target = NetworkTarget::new(NetHandle::new(100)?, "wlan0")
-//!     .with_dns_servers(vec!["192.0.2.53".parse().unwrap()])
+//!     .with_dns_servers(vec![NetAddress::new("192.0.2.53".parse().unwrap(), 53)])
 //!     .with_resolver(dns);
 //! let result = validator.validate(&target).await;
 //! println!("{result:?}");

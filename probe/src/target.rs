@@ -14,8 +14,9 @@ pub struct NetworkTarget {
     pub net: NetHandle,
     /// The interface all probe sockets are bound to (`SO_BINDTODEVICE`).
     pub interface: String,
-    /// The network's DNS servers (port 53), used when no resolver is given.
-    pub dns_servers: Vec<IpAddr>,
+    /// The network's DNS servers (its `ConnectionProperties::dnses`), used when no
+    /// resolver is given.
+    pub dns_servers: Vec<NetAddress>,
     /// The resolver for probe host names. When `None`, a resolver of this crate's own
     /// asks [`Self::dns_servers`] over sockets bound to [`Self::interface`].
     pub resolver: Option<Arc<dyn Resolve>>,
@@ -45,7 +46,7 @@ impl NetworkTarget {
     }
 
     /// Sets the network's DNS servers.
-    pub fn with_dns_servers(mut self, servers: Vec<IpAddr>) -> Self {
+    pub fn with_dns_servers(mut self, servers: Vec<NetAddress>) -> Self {
         self.dns_servers = servers;
         self
     }
@@ -83,11 +84,7 @@ impl NetworkTarget {
         };
         let properties = ConnectionProperties {
             interface_name: self.interface.clone(),
-            dnses: self
-                .dns_servers
-                .iter()
-                .map(|ip| NetAddress::new(*ip, 53))
-                .collect(),
+            dnses: self.dns_servers.clone(),
             ..Default::default()
         };
         service.set_network(net, &properties)?;

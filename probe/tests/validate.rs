@@ -292,3 +292,33 @@ async fn probe_hosts_resolve_through_the_given_resolver() {
     config.https_url = format!("https://other.test:{}/generate_204", https.addr.port());
     assert_eq!(check(config, &target).await, ValidationResult::Failed);
 }
+
+/// The DNS test server of netcore-dns's tests (hickory-server answering from a table).
+#[path = "../../dns/tests/common/mod.rs"]
+mod dns_server;
+
+#[tokio::test]
+async fn without_a_resolver_probe_hosts_resolve_through_the_networks_dns_servers() {
+    let ca = TestCa::new();
+    let http = TestServer::http(Behaviour::no_content()).await;
+    let https = TestServer::https(Behaviour::no_content(), ca.server_config(&["probe.test"])).await;
+    let dns = dns_server::TestServer::start("127.0.0.1").await;
+    dns.set(
+        "probe.test",
+        dns_server::Answer::Addresses(vec!["127.0.0.1".parse().unwrap()], 60),
+    );
+    let mut config = config(&ca, http.addr, https.addr);
+    config.http_url = format!("http://probe.test:{}/generate_204", http.addr.port());
+    config.https_url = format!("https://probe.test:{}/generate_204", https.addr.port());
+    let target = lo().with_dns_servers(dns.properties("lo").dnses);
+    assert_eq!(
+        check(config.clone(), &target).await,
+        ValidationResult::Validated
+    );
+    assert!(dns.count("probe.test", hickory_proto::rr::RecordType::A) > 0);
+
+    // The same name unknown to the network's server: no probe can be made.
+    dns.set("probe.test", dns_server::Answer::NxDomain(60));
+    let target = lo().with_dns_servers(dns.properties("lo").dnses);
+    assert_eq!(check(config, &target).await, ValidationResult::Failed);
+}
