@@ -39,6 +39,19 @@ pub struct Config {
     pub builtin_ethernet: bool,
     /// Bearer plugins.
     pub plugins: PluginSettings,
+    /// HTTP proxy and PAC.
+    pub proxy: ProxySettings,
+}
+
+/// The global HTTP proxy and PAC evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxySettings {
+    /// The global proxy, used by apps that set none of their own.
+    pub global: Option<netcore::HttpProxy>,
+    /// The PAC worker executable (default: `$NETCORE_PAC_WORKER`, else
+    /// `netcore-pac-worker` next to this program).
+    pub pac_worker: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -49,6 +62,7 @@ impl Default for Config {
             ethernet: EthernetConfig::default(),
             builtin_ethernet: true,
             plugins: PluginSettings::default(),
+            proxy: ProxySettings::default(),
         }
     }
 }
@@ -184,6 +198,9 @@ impl Config {
             toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
         config.engine.engine_config()?;
         config.ethernet.check()?;
+        if let Some(global) = &config.proxy.global {
+            netcore_proxy::settings::validate_proxy(global)?;
+        }
         Ok(config)
     }
 

@@ -21,8 +21,9 @@
 //!
 //! What this build serves: the engine's functions (default network, networks,
 //! capabilities, properties, requests and their events, app binding, reports,
-//! extended attributes), DNS (per-network lookups, per-app custom rules, IDNA) and
-//! the kernel queries (neighbour table, port states, connection owner).
+//! extended attributes), DNS (per-network lookups, per-app custom rules, IDNA), HTTP
+//! proxies and PAC, and the kernel queries (neighbour table, port states,
+//! connection owner).
 
 mod api;
 pub mod blocking;
@@ -31,6 +32,7 @@ mod connection;
 mod dns_api;
 mod manager;
 pub mod ports;
+mod proxy_api;
 
 pub use config::Config;
 pub use connection::NetConnection;

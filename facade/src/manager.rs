@@ -78,6 +78,10 @@ pub(crate) struct Shared {
     vpn_apps: Mutex<std::collections::HashSet<AppId>>,
     /// What became of each plugin file.
     plugins: Mutex<Vec<PluginStatus>>,
+    /// The global and per-app HTTP proxies.
+    pub(crate) proxies: Mutex<netcore_proxy::ProxySettings>,
+    /// PAC scripts and their evaluation.
+    pub(crate) pac: netcore_proxy::PacService,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -241,6 +245,17 @@ impl Builder {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Internal("NetManager needs a tokio runtime".into()))?;
         let mut engine = Engine::new(self.config.engine.engine_config()?);
+        let mut proxies = netcore_proxy::ProxySettings::new();
+        proxies.set_global_http_proxy(self.config.proxy.global.clone())?;
+        let pac_config = netcore_proxy::PacConfig {
+            worker_path: self.config.proxy.pac_worker.clone(),
+            ..netcore_proxy::PacConfig::default()
+        };
+        let resolver: Arc<dyn netcore::Resolve> = Arc::new(self.dns.clone());
+        let pac = netcore_proxy::PacService::new(
+            netcore_proxy::PacEvaluator::new(pac_config, resolver),
+            netcore_proxy::pac::fetch::FetchOptions::default(),
+        );
         engine.observe_all(true);
         let (actions_tx, actions_rx) = mpsc::unbounded_channel();
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
@@ -264,6 +279,8 @@ impl Builder {
             next_connection: AtomicU64::new(1),
             vpn_apps: Mutex::default(),
             plugins: Mutex::default(),
+            proxies: Mutex::new(proxies),
+            pac,
             runtime: runtime.clone(),
         });
         for (&id, bearer) in &bearers {
@@ -549,6 +566,13 @@ impl Driver {
                 }
             }
             Action::DefaultNetworkChanged { net } => {
+                // PAC's myIpAddress answers with the default network's addresses.
+                let addresses = self
+                    .shared
+                    .read(|e| e.connection_properties(net))
+                    .map(|p| p.link_addresses.iter().map(|a| a.address().ip()).collect())
+                    .unwrap_or_default();
+                self.shared.pac.evaluator().set_my_addresses(addresses);
                 if self.manage {
                     tracing::warn!(%net, "manage mode cannot program routes yet");
                 }

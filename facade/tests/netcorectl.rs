@@ -114,3 +114,46 @@ fn bad_input_is_one_line_with_the_seed_code() {
     );
     assert!(stderr.contains("phone"));
 }
+
+#[test]
+fn idna_resolve_and_proxy_commands() {
+    let out = netcorectl(&["idna", "ascii", "www.示例.com"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "www.xn--fsq092h.com"
+    );
+    let out = netcorectl(&["idna", "unicode", "www.xn--fsq092h.com", "--flag", "9"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("netcorectl: error 2100001: ")
+    );
+    let out = netcorectl(&["resolve", "a.test", "--family", "3"]);
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .starts_with("netcorectl: error 2100001: ")
+    );
+    let out = netcorectl(&["resolve", "127.0.0.1"]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "127.0.0.1");
+
+    let pac = std::env::temp_dir().join(format!("netcorectl-{}.pac", std::process::id()));
+    std::fs::write(
+        &pac,
+        "function FindProxyForURL(u, h) { return isPlainHostName(h) ? 'DIRECT' : 'PROXY p.test:81'; }",
+    )
+    .unwrap();
+    let pac_arg = pac.to_str().unwrap();
+    let out = netcorectl(&["proxy", "http://intranet/", "--pac", pac_arg]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "DIRECT");
+    let out = netcorectl(&["proxy", "http://www.example.test/", "--pac", pac_arg]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        "PROXY p.test:81"
+    );
+    std::fs::remove_file(&pac).ok();
+    let out = netcorectl(&["proxy", "http://www.example.test/"]);
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "DIRECT");
+}

@@ -49,9 +49,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Resolve a host name (on the default network, or on --net).
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The network's netId.
+        #[arg(long)]
+        net: Option<i64>,
+        /// 0 all, 1 IPv4, 2 IPv6.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        family: i64,
+    },
+    /// Convert a host name between Unicode and ASCII (Punycode).
+    Idna {
+        /// `ascii` or `unicode`.
+        direction: IdnaDirection,
+        /// The host name.
+        host: String,
+        /// 0 NO_CONFIGURATION, 1 ALLOW_UNASSIGNED, 2 USE_STD3_ASCII_RULES.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        flag: i64,
+    },
+    /// The proxy a request to URL goes through: the configured proxy, or the PAC
+    /// script's answer with --pac.
+    Proxy {
+        /// The URL.
+        url: String,
+        /// A PAC script: a URL (http, https, file) or a file path.
+        #[arg(long)]
+        pac: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum IdnaDirection {
+    /// Unicode to ASCII.
+    Ascii,
+    /// ASCII to Unicode.
+    Unicode,
 }
 
 fn main() -> ExitCode {
+    // netcorectl doubles as the sandboxed PAC worker, started with these arguments.
+    if std::env::args().nth(1).as_deref() == Some("--memory-limit") {
+        return netcore_proxy::pac::worker::run_worker();
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -76,7 +118,20 @@ fn fail(error: &Error) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> netcore::Result<()> {
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Command::Idna {
+        direction,
+        host,
+        flag,
+    } = &cli.command
+    {
+        return idna(*direction, host, *flag);
+    }
+    if config.proxy.pac_worker.is_none()
+        && std::env::var_os(netcore_proxy::pac::evaluator::WORKER_PATH_ENV).is_none()
+    {
+        config.proxy.pac_worker = std::env::current_exe().ok();
+    }
     let manager = NetManager::embedded(config).await?;
     match cli.command {
         Command::Monitor { json, count } => monitor(&manager, json, count).await,
@@ -90,6 +145,47 @@ async fn run(cli: Cli) -> netcore::Result<()> {
             }
             Ok(())
         }
+        Command::Resolve { host, net, family } => {
+            let options = netcore::QueryOptions {
+                family: netcore::FamilyType::try_from(family)?,
+            };
+            let found = match net {
+                Some(id) => {
+                    let net = NetHandle::new(id)?;
+                    let all = manager.network(net).get_addresses_by_name(&host).await?;
+                    let keep = |a: &netcore::NetAddress| match options.family {
+                        netcore::FamilyType::All => true,
+                        netcore::FamilyType::Ipv4 => a.ip().is_ipv4(),
+                        netcore::FamilyType::Ipv6 => a.ip().is_ipv6(),
+                    };
+                    all.into_iter().filter(keep).collect()
+                }
+                None => {
+                    manager
+                        .get_addresses_by_name_with_options(&host, options)
+                        .await?
+                }
+            };
+            for address in found {
+                println!("{}", address.ip());
+            }
+            Ok(())
+        }
+        Command::Proxy { url, pac } => {
+            let answer = match pac {
+                Some(pac) => {
+                    manager.set_pac_file_url(&pac_url(&pac)?).await?;
+                    manager.find_proxy_for_url(&url).await?
+                }
+                None => match manager.http_proxy_for_url(&url).await? {
+                    Some(proxy) => format!("PROXY {}:{}", proxy.host, proxy.port),
+                    None => "DIRECT".into(),
+                },
+            };
+            println!("{answer}");
+            Ok(())
+        }
+        Command::Idna { .. } => Ok(()),
         Command::Show { net_id, json } => {
             let net = NetHandle::new(net_id)?;
             let snapshot = manager.snapshot(net)?;
@@ -143,6 +239,26 @@ async fn monitor(manager: &NetManager, json: bool, count: Option<u64>) -> netcor
         }
     }
     Ok(())
+}
+
+fn idna(direction: IdnaDirection, host: &str, flag: i64) -> netcore::Result<()> {
+    let flag = netcore::ConversionProcess::try_from(flag)?;
+    let converted = match direction {
+        IdnaDirection::Ascii => netcore_dns::get_dns_ascii(host, flag)?,
+        IdnaDirection::Unicode => netcore_dns::get_dns_unicode(host, flag)?,
+    };
+    println!("{converted}");
+    Ok(())
+}
+
+/// A PAC location as a URL: URLs stay, file paths become `file://` URLs.
+fn pac_url(pac: &str) -> netcore::Result<String> {
+    if pac.contains("://") {
+        return Ok(pac.to_owned());
+    }
+    let path =
+        std::fs::canonicalize(pac).map_err(|e| Error::invalid(format!("PAC file {pac}: {e}")))?;
+    Ok(format!("file://{}", path.display()))
 }
 
 fn emit_line(value: &Value) {
