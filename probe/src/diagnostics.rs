@@ -6,7 +6,7 @@
 //! echo identifier and sequence number.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use tokio::net::UdpSocket;
 
 use crate::config::{DiagnosticsConfig, IcmpSocket};
 use crate::errqueue;
-use crate::icmp;
+use crate::icmp::{self, Family, IcmpKind};
 use crate::stats::{loss_rate, rtt_stats};
 use crate::target::resolve_destination;
 
@@ -53,15 +53,25 @@ impl std::fmt::Debug for Diagnostics {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
     /// The destination answered (echo reply, UDP answer or port unreachable).
-    Reached(Ipv4Addr),
+    Reached(IpAddr),
     /// A router said the TTL ran out.
-    Hop(Ipv4Addr),
+    Hop(IpAddr),
     /// Someone said the destination cannot be reached.
-    Unreachable(Ipv4Addr),
+    Unreachable(IpAddr),
 }
 
 impl Answer {
-    fn from(self) -> Ipv4Addr {
+    /// What an ICMP message of `kind` from `from` means for a probe to `dest`.
+    fn of(kind: IcmpKind, from: IpAddr, dest: IpAddr) -> Self {
+        match kind {
+            IcmpKind::EchoReply => Self::Reached(from),
+            IcmpKind::TimeExceeded => Self::Hop(from),
+            _ if from == dest => Self::Reached(from),
+            _ => Self::Unreachable(from),
+        }
+    }
+
+    fn from(self) -> IpAddr {
         match self {
             Self::Reached(a) | Self::Hop(a) | Self::Unreachable(a) => a,
         }
@@ -210,13 +220,8 @@ impl Diagnostics {
         Ok(hops)
     }
 
-    async fn destination(&self, destination: &str) -> Result<Ipv4Addr> {
-        match resolve_destination(destination, self.resolver.as_deref(), self.net).await? {
-            IpAddr::V4(v4) => Ok(v4),
-            IpAddr::V6(v6) => Err(Error::Internal(format!(
-                "IPv6 destination {v6} is not supported yet"
-            ))),
-        }
+    async fn destination(&self, destination: &str) -> Result<IpAddr> {
+        resolve_destination(destination, self.resolver.as_deref(), self.net).await
     }
 
     /// Sends one probe and waits up to `wait` for its answer. Errors only when the
@@ -224,72 +229,72 @@ impl Diagnostics {
     async fn probe(
         &self,
         packets: PacketsType,
-        dest: Ipv4Addr,
+        dest: IpAddr,
         seq: u16,
         ttl: Option<u32>,
         wait: Duration,
     ) -> io::Result<Sent> {
         let interface = self.config.interface.as_deref();
-        match packets {
-            PacketsType::Udp => {
-                let port = UDP_BASE_PORT.wrapping_add(seq % 1000);
-                let socket = datagram_socket(Type::DGRAM, Protocol::UDP, interface, ttl)?;
-                socket.connect(SocketAddr::from((dest, port))).await?;
+        let family = Family::of(dest);
+        let timed =
+            |answer: Option<Answer>, started: Instant| answer.map(|a| (a, started.elapsed()));
+        if packets == PacketsType::Udp {
+            let port = UDP_BASE_PORT.wrapping_add(seq % 1000);
+            let socket = datagram_socket(family, Type::DGRAM, Protocol::UDP, interface, ttl)?;
+            socket.connect(SocketAddr::new(dest, port)).await?;
+            let started = Instant::now();
+            socket.send(b"netcore-probe").await?;
+            let answer =
+                tokio::time::timeout(wait, datagram_answer(&socket, family, dest, None)).await;
+            return Ok(timed(answer.ok(), started));
+        }
+        let icmp_protocol = match family {
+            Family::V4 => Protocol::ICMPV4,
+            Family::V6 => Protocol::ICMPV6,
+        };
+        let datagram = match self.config.icmp_socket {
+            IcmpSocket::Raw => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "raw socket asked for",
+            )),
+            IcmpSocket::Auto | IcmpSocket::Datagram => {
+                datagram_socket(family, Type::DGRAM, icmp_protocol, interface, ttl)
+            }
+        };
+        match datagram {
+            Ok(socket) => {
                 let started = Instant::now();
-                socket.send(b"netcore-probe").await?;
-                Ok(
-                    tokio::time::timeout(wait, datagram_answer(&socket, dest, None))
-                        .await
-                        .ok()
-                        .map(|a| (a, started.elapsed())),
-                )
+                let request = icmp::echo_request(family, 0, seq);
+                socket.send_to(&request, SocketAddr::new(dest, 0)).await?;
+                let answer = datagram_answer(&socket, family, dest, Some(seq));
+                Ok(timed(
+                    tokio::time::timeout(wait, answer).await.ok(),
+                    started,
+                ))
             }
-            _ => {
-                let datagram = match self.config.icmp_socket {
-                    IcmpSocket::Raw => Err(io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "raw socket asked for",
-                    )),
-                    IcmpSocket::Auto | IcmpSocket::Datagram => {
-                        datagram_socket(Type::DGRAM, Protocol::ICMPV4, interface, ttl)
-                    }
-                };
-                match datagram {
-                    Ok(socket) => {
-                        let started = Instant::now();
-                        socket
-                            .send_to(&icmp::echo_request(0, seq), SocketAddr::from((dest, 0)))
-                            .await?;
-                        let answer = datagram_answer(&socket, dest, Some(seq));
-                        Ok(tokio::time::timeout(wait, answer)
-                            .await
-                            .ok()
-                            .map(|a| (a, started.elapsed())))
-                    }
-                    Err(e)
-                        if e.kind() == io::ErrorKind::PermissionDenied
-                            && self.config.icmp_socket != IcmpSocket::Datagram =>
-                    {
-                        let socket = raw_icmp_socket(interface, ttl).map_err(|raw| {
-                            io::Error::new(
-                                raw.kind(),
-                                format!("ICMP datagram socket: {e} (see net.ipv4.ping_group_range); raw ICMP socket: {raw}"),
-                            )
-                        })?;
-                        let id = next_id();
-                        let started = Instant::now();
-                        socket
-                            .send_to(&icmp::echo_request(id, seq), SocketAddr::from((dest, 0)))
-                            .await?;
-                        let answer = raw_answer(&socket, dest, id, seq);
-                        Ok(tokio::time::timeout(wait, answer)
-                            .await
-                            .ok()
-                            .map(|a| (a, started.elapsed())))
-                    }
-                    Err(e) => Err(e),
-                }
+            Err(e)
+                if e.kind() == io::ErrorKind::PermissionDenied
+                    && self.config.icmp_socket != IcmpSocket::Datagram =>
+            {
+                let socket = raw_icmp_socket(family, icmp_protocol, interface, ttl).map_err(|raw| {
+                    io::Error::new(
+                        raw.kind(),
+                        format!(
+                            "ICMP datagram socket: {e} (see net.ipv4.ping_group_range); raw ICMP socket: {raw}"
+                        ),
+                    )
+                })?;
+                let id = next_id();
+                let started = Instant::now();
+                let request = icmp::echo_request(family, id, seq);
+                socket.send_to(&request, SocketAddr::new(dest, 0)).await?;
+                let answer = raw_answer(&socket, family, dest, id, seq);
+                Ok(timed(
+                    tokio::time::timeout(wait, answer).await.ok(),
+                    started,
+                ))
             }
+            Err(e) => Err(e),
         }
     }
 }
@@ -301,69 +306,82 @@ fn next_id() -> u16 {
     base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// An IPv4 datagram socket (UDP or ICMP) with the error queue on, bound to
-/// `interface`, with `ttl`.
+fn domain(family: Family) -> Domain {
+    match family {
+        Family::V4 => Domain::IPV4,
+        Family::V6 => Domain::IPV6,
+    }
+}
+
+/// A datagram socket (UDP or ICMP) of `family` with the error queue on, bound to
+/// `interface`, with `ttl` (the hop limit for IPv6).
 fn datagram_socket(
+    family: Family,
     kind: Type,
     protocol: Protocol,
     interface: Option<&str>,
     ttl: Option<u32>,
 ) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::IPV4, kind, Some(protocol))?;
-    prepare(&socket, interface, ttl)?;
-    errqueue::enable(&socket)?;
+    let socket = Socket::new(domain(family), kind, Some(protocol))?;
+    prepare(&socket, family, interface, ttl)?;
+    errqueue::enable(&socket, family)?;
     UdpSocket::from_std(socket.into())
 }
 
-/// A raw ICMPv4 socket bound to `interface`, with `ttl`.
-fn raw_icmp_socket(interface: Option<&str>, ttl: Option<u32>) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
-    prepare(&socket, interface, ttl)?;
+/// A raw ICMP socket of `family` bound to `interface`, with `ttl`.
+fn raw_icmp_socket(
+    family: Family,
+    protocol: Protocol,
+    interface: Option<&str>,
+    ttl: Option<u32>,
+) -> io::Result<UdpSocket> {
+    let socket = Socket::new(domain(family), Type::RAW, Some(protocol))?;
+    prepare(&socket, family, interface, ttl)?;
     UdpSocket::from_std(socket.into())
 }
 
-fn prepare(socket: &Socket, interface: Option<&str>, ttl: Option<u32>) -> io::Result<()> {
+fn prepare(
+    socket: &Socket,
+    family: Family,
+    interface: Option<&str>,
+    ttl: Option<u32>,
+) -> io::Result<()> {
     if let Some(interface) = interface {
         socket.bind_device(Some(interface.as_bytes()))?;
     }
-    if let Some(ttl) = ttl {
-        socket.set_ttl_v4(ttl)?;
+    match (ttl, family) {
+        (Some(ttl), Family::V4) => socket.set_ttl_v4(ttl)?,
+        (Some(hops), Family::V6) => socket.set_unicast_hops_v6(hops)?,
+        (None, _) => {}
     }
     socket.set_nonblocking(true)
 }
 
 /// Waits for the answer on a datagram socket: a datagram (an echo reply with `seq`
 /// for ICMP, anything for UDP) or an ICMP error from the error queue.
-async fn datagram_answer(socket: &UdpSocket, dest: Ipv4Addr, seq: Option<u16>) -> Answer {
+async fn datagram_answer(
+    socket: &UdpSocket,
+    family: Family,
+    dest: IpAddr,
+    seq: Option<u16>,
+) -> Answer {
     let mut buf = [0u8; 1500];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) => {
-                let from = match from.ip() {
-                    IpAddr::V4(v4) => v4,
-                    IpAddr::V6(_) => continue,
-                };
-                let packet = &buf[..n];
-                if seq.is_none_or(|seq| icmp::is_datagram_reply(packet, seq)) {
-                    return Answer::Reached(from);
+                if seq.is_none_or(|seq| icmp::is_datagram_reply(family, &buf[..n], seq)) {
+                    return Answer::Reached(from.ip());
                 }
             }
-            Err(e) => match errqueue::take(socket) {
+            Err(e) => match errqueue::take(socket, family) {
                 Ok(Some(error)) => {
-                    let from = error.offender.unwrap_or(dest);
-                    return match (error.icmp_type, error.icmp_code) {
-                        (icmp::TIME_EXCEEDED, _) => Answer::Hop(from),
-                        (icmp::UNREACHABLE, icmp::PORT_UNREACHABLE) if from == dest => {
-                            Answer::Reached(from)
-                        }
-                        _ => Answer::Unreachable(from),
-                    };
+                    return Answer::of(error.kind, error.offender.unwrap_or(dest), dest);
                 }
                 Ok(None) => tracing::trace!(error = %e, "probe socket error without ICMP detail"),
                 Err(queue) => {
                     tracing::debug!(error = %e, %queue, "cannot read the error queue");
                     // Nothing more will come that we can read: let the timeout end it.
-                    std::future::pending::<()>().await;
+                    return std::future::pending().await;
                 }
             },
         }
@@ -372,24 +390,19 @@ async fn datagram_answer(socket: &UdpSocket, dest: Ipv4Addr, seq: Option<u16>) -
 
 /// Waits on a raw ICMP socket for the echo reply to (`id`, `seq`) or an error quoting
 /// that request.
-async fn raw_answer(socket: &UdpSocket, dest: Ipv4Addr, id: u16, seq: u16) -> Answer {
+async fn raw_answer(socket: &UdpSocket, family: Family, dest: IpAddr, id: u16, seq: u16) -> Answer {
     let mut buf = [0u8; 1500];
     loop {
-        let n = match socket.recv_from(&mut buf).await {
-            Ok((n, _)) => n,
+        let (n, from) = match socket.recv_from(&mut buf).await {
+            Ok(received) => received,
             Err(e) => {
                 tracing::debug!(error = %e, "raw ICMP socket failed");
                 // Nothing more will come: let the timeout end it.
                 return std::future::pending().await;
             }
         };
-        if let Some(message) = icmp::parse_raw(&buf[..n], id, seq) {
-            return match message.icmp_type {
-                icmp::ECHO_REPLY => Answer::Reached(message.from),
-                icmp::TIME_EXCEEDED => Answer::Hop(message.from),
-                _ if message.from == dest => Answer::Reached(message.from),
-                _ => Answer::Unreachable(message.from),
-            };
+        if let Some(kind) = icmp::parse_raw(family, &buf[..n], id, seq) {
+            return Answer::of(kind, from.ip(), dest);
         }
     }
 }

@@ -58,7 +58,7 @@
 //!   datagram socket (`IP_RECVERR` with `MSG_ERRQUEUE`, no privilege needed) or, on a
 //!   raw socket, from the ICMP message itself.
 //!
-//! IPv4 only for now: an IPv6 destination fails with 2100003.
+//! IPv4 and IPv6 (ICMPv6, `IPV6_RECVERR`) alike.
 //!
 //! Errors are netcore's [`Error`](netcore::Error) with the seed's codes: 2100001 for
 //! values out of range, 2100003 for resolution and socket failures.

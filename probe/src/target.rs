@@ -102,7 +102,8 @@ pub(crate) fn literal_address(host: &str) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// Resolves a diagnostics destination (a name or an address) to one IPv4 address.
+/// Resolves a diagnostics destination (a name or an address) to one address, the
+/// first the resolver gives.
 pub(crate) async fn resolve_destination(
     destination: &str,
     resolver: Option<&dyn Resolve>,
@@ -120,7 +121,7 @@ pub(crate) async fn resolve_destination(
             "no resolver to look up {destination:?}"
         )));
     };
-    let addresses = resolver.resolve(net, destination, FamilyType::Ipv4).await?;
+    let addresses = resolver.resolve(net, destination, FamilyType::All).await?;
     addresses.into_iter().next().ok_or_else(|| Error::Resolve {
         host: destination.to_owned(),
         failure: netcore::ResolveFailure::NotFound,

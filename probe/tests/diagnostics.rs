@@ -164,9 +164,22 @@ async fn names_without_a_resolver_are_2100003() {
 }
 
 #[tokio::test]
-async fn ipv6_destinations_are_not_supported_yet() {
-    let error = quick().query_probe_result("::1", 1).await.unwrap_err();
-    assert_eq!(error.code(), 2100003);
+async fn ipv6_loopback_is_probed_and_traced_too() {
+    for packets in [PacketsType::Icmp, PacketsType::Udp] {
+        let result = quick()
+            .probe_series("::1", 3, Duration::from_millis(10), packets)
+            .await
+            .unwrap();
+        assert_eq!(result.loss_rate, 0, "{packets:?}");
+        assert_sane_rtt(result.rtt);
+        let options = TraceRouteOptions::new(30, packets).unwrap();
+        let hops = quick()
+            .query_trace_route("::1", Some(options))
+            .await
+            .unwrap();
+        assert_eq!(hops.len(), 1, "{packets:?}: {hops:?}");
+        assert_eq!(hops[0].address, "::1");
+    }
 }
 
 /// Whether this process may open ICMP datagram sockets (`net.ipv4.ping_group_range`).

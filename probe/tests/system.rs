@@ -34,43 +34,68 @@ fn sh(ns: &NetNs, script: &str) {
 }
 
 /// Five namespaces: host, r1, r2, r3, target. Link i joins node i (10.{i+1}.0.1) and
-/// node i+1 (10.{i+1}.0.2); every node routes towards the target, routers forward,
-/// and the routers further away route 10.1.0.0/24 back.
+/// node i+1 (10.{i+1}.0.2, and fd00:{i+1}::1 and ::2); every node routes towards the target, routers forward,
+/// and the routers further away route 10.1.0.0/24 (fd00:1::/64) back.
 fn chain() -> Vec<NetNs> {
     let nodes: Vec<NetNs> = (0..5).map(|_| NetNs::create().unwrap()).collect();
     for i in 0..4 {
         let (left, right) = (format!("nct-l{i}"), format!("nct-r{i}"));
         nodes[i].add_veth_to(&left, &right, &nodes[i + 1]).unwrap();
+        let v4 = |host: u8| format!("10.{}.0.{host}/24", i + 1);
+        let v6 = |host: u8| format!("fd00:{}::{host}/64", i + 1);
+        nodes[i].ip(&["addr", "add", &v4(1), "dev", &left]).unwrap();
+        nodes[i + 1]
+            .ip(&["addr", "add", &v4(2), "dev", &right])
+            .unwrap();
         nodes[i]
-            .ip(&["addr", "add", &format!("10.{}.0.1/24", i + 1), "dev", &left])
+            .ip(&["-6", "addr", "add", &v6(1), "dev", &left, "nodad"])
             .unwrap();
         nodes[i + 1]
-            .ip(&[
-                "addr",
-                "add",
-                &format!("10.{}.0.2/24", i + 1),
-                "dev",
-                &right,
-            ])
+            .ip(&["-6", "addr", "add", &v6(2), "dev", &right, "nodad"])
             .unwrap();
     }
     for (i, node) in nodes.iter().enumerate() {
-        let gateway = if i < 4 {
-            format!("10.{}.0.2", i + 1)
+        let (gateway, gateway6) = if i < 4 {
+            (format!("10.{}.0.2", i + 1), format!("fd00:{}::2", i + 1))
         } else {
-            "10.4.0.1".to_owned()
+            ("10.4.0.1".to_owned(), "fd00:4::1".to_owned())
         };
         node.ip(&["route", "add", "default", "via", &gateway])
+            .unwrap();
+        node.ip(&["-6", "route", "add", "default", "via", &gateway6])
             .unwrap();
         if (2..4).contains(&i) {
             node.ip(&["route", "add", "10.1.0.0/24", "via", &format!("10.{i}.0.1")])
                 .unwrap();
+            node.ip(&[
+                "-6",
+                "route",
+                "add",
+                "fd00:1::/64",
+                "via",
+                &format!("fd00:{i}::1"),
+            ])
+            .unwrap();
         }
         // Forward, and answer every probe (no ICMP rate limit).
         sh(
             node,
-            "echo 1 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv4/icmp_ratelimit",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward; echo 0 > /proc/sys/net/ipv4/icmp_ratelimit; \
+             echo 1 > /proc/sys/net/ipv6/conf/all/forwarding; echo 0 > /proc/sys/net/ipv6/icmp/ratelimit",
         );
+    }
+    // Wait (bounded) until duplicate address detection has finished everywhere: a
+    // router whose link-local address is still tentative does not route IPv6 yet.
+    for _ in 0..100 {
+        if nodes.iter().all(|n| {
+            n.ip(&["-6", "addr", "show", "tentative"])
+                .unwrap()
+                .trim()
+                .is_empty()
+        }) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     nodes
 }
@@ -123,6 +148,37 @@ fn traceroute_reports_each_router_then_the_target() {
             assert_eq!(hop.jump_no, i as u32 + 1);
             assert!(hop.rtt[0] > 0.0 && hop.rtt[0] <= hop.rtt[2], "{hop:?}");
         }
+    }
+}
+
+#[test]
+fn traceroute_over_ipv6_reports_each_router_then_the_target() {
+    if skip_unless_root() {
+        return;
+    }
+    let nodes = chain();
+    let host = &nodes[0];
+    sh(
+        host,
+        "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range",
+    );
+    let expected = ["fd00:1::2", "fd00:2::2", "fd00:3::2", "fd00:4::2"];
+    let cases = [
+        (PacketsType::Icmp, IcmpSocket::Datagram),
+        (PacketsType::Icmp, IcmpSocket::Raw),
+        (PacketsType::Udp, IcmpSocket::Auto),
+    ];
+    for (packets, socket) in cases {
+        let hops = host
+            .run_async(|| async move {
+                let options = TraceRouteOptions::new(30, packets).unwrap();
+                diagnostics(socket)
+                    .query_trace_route("fd00:4::2", Some(options))
+                    .await
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(addresses(&hops), expected, "{packets:?} over {socket:?}");
     }
 }
 
