@@ -39,10 +39,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! For the engine's shell (the facade): on `Action::StartValidation { net, attempt }`,
+//! spawn a task running `validator.validate(&target)` with a [`NetworkTarget`] made
+//! from the network's `ConnectionProperties` (`interface_name`, `dnses`) and the DNS
+//! service as resolver, and hand the result to `Engine::validation_result(net,
+//! attempt, result, now)`; on `Action::CancelValidation`, abort that task.
+//!
 //! # Probe results and traceroute
 //!
 //! [`Diagnostics::query_probe_result`] sends one probe a second for `duration` seconds
-//! and reports loss and round-trip times ([`ProbeResultInfo`](netcore::ProbeResultInfo));
+//! (or [`Diagnostics::probe_series`] with another interval and ICMP or UDP) and
+//! reports loss and round-trip times ([`ProbeResultInfo`](netcore::ProbeResultInfo));
 //! [`Diagnostics::query_trace_route`] sends five probes per hop with increasing TTL
 //! and reports every hop ([`TraceRouteInfo`](netcore::TraceRouteInfo)). Both take a
 //! name or an address; names resolve through the [`Resolve`](netcore::Resolve) given.
@@ -50,10 +57,10 @@
 //! - ICMP (the default) uses an unprivileged ICMP datagram socket
 //!   (`SOCK_DGRAM`/`IPPROTO_ICMP`, allowed by `net.ipv4.ping_group_range`) and falls back
 //!   to a raw ICMP socket (root or `CAP_NET_RAW`).
-//! - UDP sends datagrams to high ports (33434 and up, as traceroute does): the
-//!   destination answers with ICMP port unreachable, which a connected socket reports as
-//!   `ECONNREFUSED` (probe) or the error queue reports with the sender's address
-//!   (`IP_RECVERR`, traceroute); a UDP answer (an echo service) counts as well.
+//! - UDP sends datagrams to high ports (33434 and up, as traceroute does) from a
+//!   connected socket: the destination answers with ICMP port unreachable, read from
+//!   the socket's error queue with the sender's address; a UDP answer (an echo
+//!   service) counts as well.
 //! - Routers on the way report ICMP time exceeded, read from the error queue of the
 //!   datagram socket (`IP_RECVERR` with `MSG_ERRQUEUE`, no privilege needed) or, on a
 //!   raw socket, from the ICMP message itself.

@@ -12,7 +12,8 @@ use netcore_dns::{DnsConfig, DnsService};
 pub struct NetworkTarget {
     /// The network's handle; resolution through a given [`Resolve`] asks for it.
     pub net: NetHandle,
-    /// The interface all probe sockets are bound to (`SO_BINDTODEVICE`).
+    /// The interface all probe sockets are bound to (`SO_BINDTODEVICE`); an empty
+    /// name leaves them unbound.
     pub interface: String,
     /// The network's DNS servers (its `ConnectionProperties::dnses`), used when no
     /// resolver is given.
