@@ -272,7 +272,8 @@ impl ClientCore {
                 "cannot connect to port 0 of {peer}"
             )));
         }
-        let bound = match std::mem::replace(&mut *self.phase(), Phase::Connecting) {
+        let previous = std::mem::replace(&mut *self.phase(), Phase::Connecting);
+        let bound = match previous {
             Phase::Fresh => None,
             Phase::Bound(socket) => Some(socket),
             other @ (Phase::Connecting | Phase::Connected(_)) => {

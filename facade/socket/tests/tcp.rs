@@ -48,7 +48,12 @@ async fn echo_with_callbacks_in_order() {
     let server = echo_server().await;
     let tcp = TcpSocket::new();
     let log = Arc::new(Mutex::new(Vec::<String>::new()));
-    for kind in [EventKind::Connect, EventKind::Message, EventKind::Close, EventKind::Error] {
+    for kind in [
+        EventKind::Connect,
+        EventKind::Message,
+        EventKind::Close,
+        EventKind::Error,
+    ] {
         let log = Arc::clone(&log);
         tcp.on(kind, move |event| {
             let entry = match event {
@@ -63,12 +68,19 @@ async fn echo_with_callbacks_in_order() {
     }
     let mut events = tcp.events();
 
-    tcp.connect(TcpConnectOptions { address: server, timeout: Some(Duration::from_secs(5)) })
-        .await
-        .unwrap();
+    tcp.connect(TcpConnectOptions {
+        address: server,
+        timeout: Some(Duration::from_secs(5)),
+    })
+    .await
+    .unwrap();
     assert_eq!(
         tcp.get_state().await.unwrap(),
-        SocketState { is_bound: true, is_close: false, is_connected: true }
+        SocketState {
+            is_bound: true,
+            is_close: false,
+            is_connected: true
+        }
     );
     assert_eq!(tcp.get_remote_address().await.unwrap(), server);
     assert!(matches!(next(&mut events).await, SocketEvent::Connect));
@@ -87,7 +99,11 @@ async fn echo_with_callbacks_in_order() {
     assert_eq!(text, "hello");
     assert_eq!(
         tcp.get_state().await.unwrap(),
-        SocketState { is_bound: false, is_close: true, is_connected: false }
+        SocketState {
+            is_bound: false,
+            is_close: true,
+            is_connected: false
+        }
     );
 }
 
@@ -98,11 +114,19 @@ async fn bind_then_connect_uses_the_bound_port() {
     tcp.bind(loopback(0)).await.unwrap();
     assert_eq!(
         tcp.get_state().await.unwrap(),
-        SocketState { is_bound: true, is_close: false, is_connected: false }
+        SocketState {
+            is_bound: true,
+            is_close: false,
+            is_connected: false
+        }
     );
-    let bound = tcp.with_socket(|s| s.local_addr().unwrap().as_socket().unwrap()).unwrap();
+    let bound = tcp
+        .with_socket(|s| s.local_addr().unwrap().as_socket().unwrap())
+        .unwrap();
     tcp.connect(TcpConnectOptions::new(server)).await.unwrap();
-    let local = tcp.with_socket(|s| s.local_addr().unwrap().as_socket().unwrap()).unwrap();
+    let local = tcp
+        .with_socket(|s| s.local_addr().unwrap().as_socket().unwrap())
+        .unwrap();
     assert_eq!(local, bound);
 }
 
@@ -111,7 +135,9 @@ async fn text_is_sent_in_its_encoding() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let tcp = TcpSocket::new();
-    tcp.connect(TcpConnectOptions::new(loopback(port))).await.unwrap();
+    tcp.connect(TcpConnectOptions::new(loopback(port)))
+        .await
+        .unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     tcp.send_text("é", Encoding::Utf16Le).await.unwrap();
     tcp.send_text("é", Encoding::Iso8859_1).await.unwrap();
@@ -119,7 +145,13 @@ async fn text_is_sent_in_its_encoding() {
     let mut got = [0u8; 5];
     within("reading", peer.read_exact(&mut got)).await.unwrap();
     assert_eq!(got, [0xE9, 0x00, 0xE9, 0xC3, 0xA9]);
-    assert_eq!(tcp.send_text("é", Encoding::UsAscii).await.unwrap_err().code(), 2_100_001);
+    assert_eq!(
+        tcp.send_text("é", Encoding::UsAscii)
+            .await
+            .unwrap_err()
+            .code(),
+        2_100_001
+    );
 }
 
 #[tokio::test]
@@ -131,7 +163,10 @@ async fn options_are_read_back_with_getsockopt() {
         keep_alive: Some(true),
         oob_inline: Some(true),
         tcp_no_delay: Some(true),
-        socket_linger: Some(SocketLinger { on: true, linger: 10 }),
+        socket_linger: Some(SocketLinger {
+            on: true,
+            linger: 10,
+        }),
         common: ExtraOptions {
             receive_buffer_size: Some(65_536),
             send_buffer_size: Some(32_768),
@@ -171,14 +206,20 @@ async fn options_are_read_back_with_getsockopt() {
 
     // linger off, and the largest value the seed allows.
     tcp.set_extra_options(TcpExtraOptions {
-        socket_linger: Some(SocketLinger { on: false, linger: 0 }),
+        socket_linger: Some(SocketLinger {
+            on: false,
+            linger: 0,
+        }),
         ..Default::default()
     })
     .await
     .unwrap();
     assert_eq!(tcp.with_socket(|s| s.linger().unwrap()).unwrap(), None);
     tcp.set_extra_options(TcpExtraOptions {
-        socket_linger: Some(SocketLinger { on: true, linger: 65_535 }),
+        socket_linger: Some(SocketLinger {
+            on: true,
+            linger: 65_535,
+        }),
         ..Default::default()
     })
     .await
@@ -191,16 +232,28 @@ async fn options_are_read_back_with_getsockopt() {
     // Out of range: refused, and nothing else in the call is set.
     let bad = TcpExtraOptions {
         keep_alive: Some(false),
-        socket_linger: Some(SocketLinger { on: true, linger: 65_536 }),
+        socket_linger: Some(SocketLinger {
+            on: true,
+            linger: 65_536,
+        }),
         ..Default::default()
     };
-    assert_eq!(tcp.set_extra_options(bad).await.unwrap_err().code(), 2_100_001);
+    assert_eq!(
+        tcp.set_extra_options(bad).await.unwrap_err().code(),
+        2_100_001
+    );
     let bad = TcpExtraOptions {
         keep_alive: Some(false),
-        common: ExtraOptions { send_buffer_size: Some(u64::MAX), ..Default::default() },
+        common: ExtraOptions {
+            send_buffer_size: Some(u64::MAX),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    assert_eq!(tcp.set_extra_options(bad).await.unwrap_err().code(), 2_100_001);
+    assert_eq!(
+        tcp.set_extra_options(bad).await.unwrap_err().code(),
+        2_100_001
+    );
     assert!(tcp.with_socket(|s| s.keepalive().unwrap()).unwrap());
 }
 
@@ -210,11 +263,15 @@ async fn peer_reset_gives_error_then_close() {
     let port = listener.local_addr().unwrap().port();
     let tcp = TcpSocket::new();
     let mut events = tcp.events();
-    tcp.connect(TcpConnectOptions::new(loopback(port))).await.unwrap();
+    tcp.connect(TcpConnectOptions::new(loopback(port)))
+        .await
+        .unwrap();
     let (peer, _) = listener.accept().await.unwrap();
     assert!(matches!(next(&mut events).await, SocketEvent::Connect));
     // Linger 0 turns the close into a reset.
-    peer.set_linger(Some(Duration::ZERO)).unwrap();
+    socket2::SockRef::from(&peer)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
     drop(peer);
     match next(&mut events).await {
         SocketEvent::Error(e) => {
@@ -236,7 +293,9 @@ async fn peer_close_gives_close() {
     let port = listener.local_addr().unwrap().port();
     let tcp = TcpSocket::new();
     let mut events = tcp.events();
-    tcp.connect(TcpConnectOptions::new(loopback(port))).await.unwrap();
+    tcp.connect(TcpConnectOptions::new(loopback(port)))
+        .await
+        .unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     peer.write_all(b"bye").await.unwrap();
     drop(peer);
@@ -249,19 +308,34 @@ async fn peer_close_gives_close() {
 async fn bad_input_and_wrong_states_fail_with_codes() {
     let tcp = TcpSocket::new();
     assert_eq!(tcp.send("x").await.unwrap_err().code(), 2_100_003);
-    assert_eq!(tcp.get_remote_address().await.unwrap_err().code(), 2_100_003);
     assert_eq!(
-        tcp.set_extra_options(TcpExtraOptions::default()).await.unwrap_err().code(),
+        tcp.get_remote_address().await.unwrap_err().code(),
         2_100_003
     );
-    assert_eq!(tcp.on(EventKind::Listening, |_| {}).unwrap_err().code(), 401);
+    assert_eq!(
+        tcp.set_extra_options(TcpExtraOptions::default())
+            .await
+            .unwrap_err()
+            .code(),
+        2_100_003
+    );
+    assert_eq!(
+        tcp.on(EventKind::Listening, |_| {}).unwrap_err().code(),
+        401
+    );
     // Port 0 and a zero timeout are invalid values.
     assert_eq!(
-        tcp.connect(TcpConnectOptions::new(loopback(0))).await.unwrap_err().code(),
+        tcp.connect(TcpConnectOptions::new(loopback(0)))
+            .await
+            .unwrap_err()
+            .code(),
         2_100_001
     );
     let server = echo_server().await;
-    let zero = TcpConnectOptions { address: server, timeout: Some(Duration::ZERO) };
+    let zero = TcpConnectOptions {
+        address: server,
+        timeout: Some(Duration::ZERO),
+    };
     assert_eq!(tcp.connect(zero).await.unwrap_err().code(), 2_100_001);
 
     // Nothing listens on a port we just freed: refused.
@@ -269,24 +343,40 @@ async fn bad_input_and_wrong_states_fail_with_codes() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let error = tcp.connect(TcpConnectOptions::new(loopback(port))).await.unwrap_err();
+    let error = tcp
+        .connect(TcpConnectOptions::new(loopback(port)))
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), 2_100_003);
     assert!(error.to_string().contains("refused"), "{error}");
 
     // The socket can still connect after a failure; then a family mismatch after bind.
     tcp.connect(TcpConnectOptions::new(server)).await.unwrap();
     assert_eq!(
-        tcp.connect(TcpConnectOptions::new(server)).await.unwrap_err().code(),
+        tcp.connect(TcpConnectOptions::new(server))
+            .await
+            .unwrap_err()
+            .code(),
         2_100_003
     );
     let v6 = TcpSocket::new();
-    v6.bind(NetAddress::parse("::1", Some(2), Some(0)).unwrap()).await.unwrap();
-    assert_eq!(v6.connect(TcpConnectOptions::new(server)).await.unwrap_err().code(), 2_100_001);
+    v6.bind(NetAddress::parse("::1", Some(2), Some(0)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        v6.connect(TcpConnectOptions::new(server))
+            .await
+            .unwrap_err()
+            .code(),
+        2_100_001
+    );
 
     tcp.close().await.unwrap();
     for error in [
         tcp.send("x").await.unwrap_err(),
-        tcp.connect(TcpConnectOptions::new(server)).await.unwrap_err(),
+        tcp.connect(TcpConnectOptions::new(server))
+            .await
+            .unwrap_err(),
         tcp.bind(loopback(0)).await.unwrap_err(),
         tcp.get_remote_address().await.unwrap_err(),
         tcp.close().await.unwrap_err(),

@@ -52,18 +52,31 @@ async fn echo_with_events_in_order() {
     }
     client.close().await.unwrap();
     assert!(matches!(next(&mut events).await, SocketEvent::Close));
-    assert!(within("the stream end", futures::StreamExt::next(&mut events)).await.is_none());
+    assert!(
+        within("the stream end", futures::StreamExt::next(&mut events))
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn bytes_and_ipv6() {
     let server = UdpSocket::new();
-    server.bind(NetAddress::parse("::1", Some(2), None).unwrap()).await.unwrap();
+    server
+        .bind(NetAddress::parse("::1", Some(2), None).unwrap())
+        .await
+        .unwrap();
     let mut events = server.events();
     let client = UdpSocket::new();
-    client.bind(NetAddress::parse("::1", Some(2), Some(0)).unwrap()).await.unwrap();
+    client
+        .bind(NetAddress::parse("::1", Some(2), Some(0)).unwrap())
+        .await
+        .unwrap();
     let client_address = client.local_address().unwrap();
-    client.send([0u8, 1, 255], server.local_address().unwrap()).await.unwrap();
+    client
+        .send([0u8, 1, 255], server.local_address().unwrap())
+        .await
+        .unwrap();
     match next(&mut events).await {
         SocketEvent::Message(m) => {
             assert_eq!(&m.message[..], &[0, 1, 255]);
@@ -81,12 +94,20 @@ async fn state_through_the_life_cycle() {
     udp.bind(loopback(0)).await.unwrap();
     assert_eq!(
         udp.get_state().await.unwrap(),
-        SocketState { is_bound: true, is_close: false, is_connected: false }
+        SocketState {
+            is_bound: true,
+            is_close: false,
+            is_connected: false
+        }
     );
     udp.close().await.unwrap();
     assert_eq!(
         udp.get_state().await.unwrap(),
-        SocketState { is_bound: false, is_close: true, is_connected: false }
+        SocketState {
+            is_bound: false,
+            is_close: true,
+            is_connected: false
+        }
     );
 }
 
@@ -124,27 +145,45 @@ async fn options_are_read_back_with_getsockopt() {
     // An invalid value changes nothing, not even the valid ones beside it.
     let bad = UdpExtraOptions {
         broadcast: Some(false),
-        common: ExtraOptions { receive_buffer_size: Some(0), ..Default::default() },
+        common: ExtraOptions {
+            receive_buffer_size: Some(0),
+            ..Default::default()
+        },
     };
-    assert_eq!(udp.set_extra_options(bad).await.unwrap_err().code(), 2_100_001);
+    assert_eq!(
+        udp.set_extra_options(bad).await.unwrap_err().code(),
+        2_100_001
+    );
     assert!(udp.with_socket(|s| s.broadcast().unwrap()).unwrap());
 
     // socketTimeout 0 clears the timeout.
     let clear = UdpExtraOptions {
-        common: ExtraOptions { socket_timeout: Some(0), ..Default::default() },
+        common: ExtraOptions {
+            socket_timeout: Some(0),
+            ..Default::default()
+        },
         ..Default::default()
     };
     udp.set_extra_options(clear).await.unwrap();
-    assert_eq!(udp.with_socket(|s| s.read_timeout().unwrap()).unwrap(), None);
+    assert_eq!(
+        udp.with_socket(|s| s.read_timeout().unwrap()).unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn bad_input_and_calls_after_close_fail_with_codes() {
     let udp = UdpSocket::new();
     // Before bind.
-    assert_eq!(udp.send("x", loopback(9)).await.unwrap_err().code(), 2_100_003);
     assert_eq!(
-        udp.set_extra_options(UdpExtraOptions::default()).await.unwrap_err().code(),
+        udp.send("x", loopback(9)).await.unwrap_err().code(),
+        2_100_003
+    );
+    assert_eq!(
+        udp.set_extra_options(UdpExtraOptions::default())
+            .await
+            .unwrap_err()
+            .code(),
         2_100_003
     );
     // Event types a UDP socket does not have.
@@ -153,18 +192,26 @@ async fn bad_input_and_calls_after_close_fail_with_codes() {
 
     udp.bind(loopback(0)).await.unwrap();
     assert_eq!(udp.bind(loopback(0)).await.unwrap_err().code(), 2_100_003);
-    assert_eq!(udp.send("x", loopback(0)).await.unwrap_err().code(), 2_100_001);
+    assert_eq!(
+        udp.send("x", loopback(0)).await.unwrap_err().code(),
+        2_100_001
+    );
     let v6 = NetAddress::parse("::1", None, Some(9)).unwrap();
     assert_eq!(udp.send("x", v6).await.unwrap_err().code(), 2_100_001);
     let too_big = vec![0u8; 70_000];
-    assert_eq!(udp.send(too_big, loopback(9)).await.unwrap_err().code(), 2_100_003);
+    assert_eq!(
+        udp.send(too_big, loopback(9)).await.unwrap_err().code(),
+        2_100_003
+    );
 
     udp.close().await.unwrap();
     for error in [
         udp.send("x", loopback(9)).await.unwrap_err(),
         udp.bind(loopback(0)).await.unwrap_err(),
         udp.close().await.unwrap_err(),
-        udp.set_extra_options(UdpExtraOptions::default()).await.unwrap_err(),
+        udp.set_extra_options(UdpExtraOptions::default())
+            .await
+            .unwrap_err(),
         udp.bind_to_interface("lo").unwrap_err(),
     ] {
         assert_eq!(error.code(), 2_100_003);
