@@ -18,6 +18,9 @@ pub struct ValidatorConfig {
     /// After this long, a check that has only a non-decisive answer (HTTP 204 alone)
     /// returns it instead of waiting for the HTTPS probe (default 3000 ms).
     pub first_result_timeout_ms: u64,
+    /// How long each address of a probe host gets to accept the connection before
+    /// the next one is tried (default 1500 ms).
+    pub connect_timeout_ms: u64,
     /// The bound of a whole check: every probe (resolution, connection, TLS, request,
     /// response) ends by then (default 10000 ms).
     pub overall_timeout_ms: u64,
@@ -38,6 +41,7 @@ impl Default for ValidatorConfig {
             http_url: "http://connectivitycheck.gstatic.com/generate_204".into(),
             https_url: "https://www.google.com/generate_204".into(),
             first_result_timeout_ms: 3_000,
+            connect_timeout_ms: 1_500,
             overall_timeout_ms: 10_000,
             max_header_bytes: 16 * 1024,
             extra_root_certs_pem: Vec::new(),
@@ -50,6 +54,11 @@ impl ValidatorConfig {
     /// [`Self::first_result_timeout_ms`] as a duration.
     pub fn first_result_timeout(&self) -> Duration {
         Duration::from_millis(self.first_result_timeout_ms)
+    }
+
+    /// [`Self::connect_timeout_ms`] as a duration.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
     }
 
     /// [`Self::overall_timeout_ms`] as a duration.

@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -61,12 +62,14 @@ impl From<io::Error> for FetchError {
 }
 
 /// GETs `url` over a connection bound to the target's interface, TLS when `tls` is
-/// given, and reads the answer within `max_header_bytes`.
+/// given, and reads the answer within `max_header_bytes`. Each address of the host
+/// gets `connect_timeout` to accept before the next is tried.
 pub(crate) async fn fetch(
     url: &Url,
     target: &NetworkTarget,
     tls: Option<&TlsConnector>,
     max_header_bytes: usize,
+    connect_timeout: Duration,
 ) -> Result<HttpAnswer, FetchError> {
     let host = url
         .host_str()
@@ -75,7 +78,7 @@ pub(crate) async fn fetch(
         .port_or_known_default()
         .ok_or_else(|| FetchError::Url(format!("{url} has no port")))?;
     let addresses = target.resolve(host).await.map_err(FetchError::Resolve)?;
-    let stream = connect_any(&addresses, port, &target.interface).await?;
+    let stream = connect_any(&addresses, port, &target.interface, connect_timeout).await?;
     match tls {
         Some(connector) => {
             let name = server_name(host)?;
@@ -94,17 +97,19 @@ fn server_name(host: &str) -> Result<ServerName<'static>, FetchError> {
     }
 }
 
-/// Connects to the first of `addresses` that accepts, over a socket bound to
-/// `interface`.
+/// Connects to the first of `addresses` that accepts within `timeout`, over a socket
+/// bound to `interface`.
 async fn connect_any(
     addresses: &[IpAddr],
     port: u16,
     interface: &str,
+    timeout: Duration,
 ) -> Result<TcpStream, FetchError> {
     let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
     for ip in addresses {
         let address = SocketAddr::new(*ip, port);
-        match connect_bound(address, interface).await {
+        let attempt = tokio::time::timeout(timeout, connect_bound(address, interface)).await;
+        match attempt.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())) {
             Ok(stream) => return Ok(stream),
             Err(e) => {
                 tracing::debug!(%address, interface, error = %e, "probe connection failed");

@@ -50,7 +50,10 @@ impl Validator {
     pub fn new(config: ValidatorConfig) -> Result<Self> {
         let http_url = probe_url(&config.http_url, "http")?;
         let https_url = probe_url(&config.https_url, "https")?;
-        if config.first_result_timeout_ms == 0 || config.overall_timeout_ms == 0 {
+        if config.first_result_timeout_ms == 0
+            || config.overall_timeout_ms == 0
+            || config.connect_timeout_ms == 0
+        {
             return Err(Error::invalid("validation timeouts must be above 0 ms"));
         }
         if config.max_header_bytes < 64 {
@@ -100,12 +103,13 @@ impl Validator {
     /// [`ValidatorConfig::overall_timeout`]. Dropping the future stops both probes.
     pub async fn validate(&self, target: &NetworkTarget) -> ValidationResult {
         let max = self.config.max_header_bytes;
+        let connect = self.config.connect_timeout();
         let https = async {
-            let answer = http::fetch(&self.https_url, target, Some(&self.tls), max).await;
+            let answer = http::fetch(&self.https_url, target, Some(&self.tls), max, connect).await;
             meaning(&self.https_url, answer, "https")
         };
         let plain = async {
-            let answer = http::fetch(&self.http_url, target, None, max).await;
+            let answer = http::fetch(&self.http_url, target, None, max, connect).await;
             meaning(&self.http_url, answer, "http")
         };
         let mut https = pin!(futures::FutureExt::fuse(https));
@@ -239,6 +243,10 @@ mod tests {
             },
             ValidatorConfig {
                 overall_timeout_ms: 0,
+                ..Default::default()
+            },
+            ValidatorConfig {
+                connect_timeout_ms: 0,
                 ..Default::default()
             },
             ValidatorConfig {

@@ -243,7 +243,7 @@ async fn an_unknown_interface_fails() {
 /// A resolver that knows one name.
 struct OneName {
     name: &'static str,
-    address: IpAddr,
+    addresses: Vec<IpAddr>,
 }
 
 #[async_trait]
@@ -260,7 +260,7 @@ impl Resolve for OneName {
             "resolution must ask on the probed network"
         );
         if host == self.name {
-            Ok(vec![self.address])
+            Ok(self.addresses.clone())
         } else {
             Err(Error::Resolve {
                 host: host.into(),
@@ -280,7 +280,7 @@ async fn probe_hosts_resolve_through_the_given_resolver() {
     config.https_url = format!("https://probe.test:{}/generate_204", https.addr.port());
     let resolver = Arc::new(OneName {
         name: "probe.test",
-        address: "127.0.0.1".parse().unwrap(),
+        addresses: vec!["127.0.0.1".parse().unwrap()],
     });
     let target = lo().with_resolver(resolver);
     assert_eq!(
@@ -321,4 +321,23 @@ async fn without_a_resolver_probe_hosts_resolve_through_the_networks_dns_servers
     dns.set("probe.test", dns_server::Answer::NxDomain(60));
     let target = lo().with_dns_servers(dns.properties("lo").dnses);
     assert_eq!(check(config, &target).await, ValidationResult::Failed);
+}
+
+#[tokio::test]
+async fn an_address_that_never_accepts_gives_way_to_the_next() {
+    let ca = TestCa::new();
+    let http = TestServer::http(Behaviour::no_content()).await;
+    let https = TestServer::https(Behaviour::no_content(), ca.server_config(&["probe.test"])).await;
+    let mut config = config(&ca, http.addr, https.addr);
+    config.http_url = format!("http://probe.test:{}/generate_204", http.addr.port());
+    config.https_url = format!("https://probe.test:{}/generate_204", https.addr.port());
+    config.connect_timeout_ms = 100;
+    config.first_result_timeout_ms = 1_000;
+    // 240.0.0.1 (reserved) through lo: the SYN goes nowhere and nothing ever answers.
+    let resolver = Arc::new(OneName {
+        name: "probe.test",
+        addresses: vec!["240.0.0.1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+    });
+    let target = lo().with_resolver(resolver);
+    assert_eq!(check(config, &target).await, ValidationResult::Validated);
 }
