@@ -326,6 +326,12 @@ impl TcpSocketConnection {
         })
     }
 
+    /// Runs `f` with the OS socket, e.g. to read options back.
+    pub fn with_socket<T>(&self, f: impl FnOnce(SockRef<'_>) -> T) -> Result<T, Error> {
+        self.shared.check_open("with_socket")?;
+        Ok(f(self.connected.sock_ref()))
+    }
+
     /// Sets options; all are checked before any is set.
     pub async fn set_extra_options(&self, options: TcpExtraOptions) -> Result<(), Error> {
         self.shared.check_open("setExtraOptions")?;
