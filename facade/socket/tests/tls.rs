@@ -328,3 +328,23 @@ async fn version_suite_and_signature_choices() {
         .unwrap_err();
     assert_eq!(error.code(), 2_100_003, "{error}");
 }
+
+#[tokio::test]
+async fn bound_to_lo() {
+    let pki = Pki::new("test CA");
+    let server = pki.issue(false);
+    let (address, _seen) = echo_server(&server, None).await;
+    let tls = TlsSocket::new();
+    tls.bind_to_interface("lo").unwrap();
+    let mut events = tls.events();
+    tls.connect(TlsConnectOptions::new(address, one_way(&pki)))
+        .await
+        .unwrap();
+    assert!(matches!(next(&mut events).await, SocketEvent::Connect));
+    round_trip(&tls, &mut events).await;
+    assert_eq!(tls.bound_interface().unwrap().as_deref(), Some("lo"));
+    assert_eq!(
+        tls.bind_to_interface("nosuchif0").unwrap_err().code(),
+        2_100_001
+    );
+}
