@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use netcore::{Bearer, BearerEvent, ReportSink};
 use netcore_bearer_ethernet::{EthernetBearer, EthernetConfig};
-use netcore_link::testing::{NetNs, SKIP_MESSAGE, is_root};
-use netcore_link::{LinkClient, LinkEvent, LinkWatcher};
+use netcore_link::LinkClient;
+use netcore_link::testing::{NetNs, SKIP_MESSAGE, is_root, watch_carrier};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -51,29 +51,7 @@ impl Rig {
             });
             let _ = rt.block_on(bearer.run(sink));
         });
-        let (kernel_tx, kernel) = mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let mut watcher = LinkWatcher::start().await.unwrap();
-                let mut carrier = watcher.state().link_by_name("b0").map(|l| l.has_carrier());
-                while let Ok(event) = watcher.next_event().await {
-                    if let LinkEvent::LinkChanged(link) = event
-                        && link.name == "b0"
-                        && Some(link.has_carrier()) != carrier
-                    {
-                        carrier = Some(link.has_carrier());
-                        let at = watcher.last_receive_time().unwrap_or_else(Instant::now);
-                        if kernel_tx.send((link.has_carrier(), at)).is_err() {
-                            break;
-                        }
-                    }
-                }
-            });
-        });
+        let kernel = watch_carrier("b0");
         let client = runtime.block_on(async { LinkClient::connect() }).unwrap();
         let rig = Self {
             runtime,

@@ -177,8 +177,8 @@ mod tests {
 
     #[test]
     fn quality_is_at_most_100() {
-        let err = EthernetConfig::from_json(r#"{"interfaces":{"eth0":{"quality":101}}}"#)
-            .unwrap_err();
+        let err =
+            EthernetConfig::from_json(r#"{"interfaces":{"eth0":{"quality":101}}}"#).unwrap_err();
         assert_eq!(err.code(), 2100001);
         assert!(err.to_string().contains("quality 101"), "{err}");
     }

@@ -22,11 +22,11 @@
 //! ```
 
 mod bearer;
-#[cfg(feature = "plugin")]
-mod plugin;
 pub mod config;
 pub mod network;
 pub mod pattern;
+#[cfg(feature = "plugin")]
+mod plugin;
 
 pub use bearer::EthernetBearer;
 pub use config::{EthernetConfig, InterfaceConfig, StaticIp};

@@ -225,3 +225,42 @@ pub fn enter(path: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Watches `interface` in the calling thread's namespace (from a thread of its own)
+/// and sends `(has carrier, when the kernel's notification was read)` at each
+/// carrier change: the kernel side of latency measurements. Returns once the
+/// watcher listens.
+pub fn watch_carrier(interface: &str) -> std::sync::mpsc::Receiver<(bool, std::time::Instant)> {
+    let interface = interface.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = runtime() else { return };
+        rt.block_on(async move {
+            let Ok(mut watcher) = crate::LinkWatcher::start().await else {
+                return;
+            };
+            let _ = ready_tx.send(());
+            let mut carrier = watcher
+                .state()
+                .link_by_name(&interface)
+                .map(|l| l.has_carrier());
+            while let Ok(event) = watcher.next_event().await {
+                if let crate::LinkEvent::LinkChanged(link) = event
+                    && link.name == interface
+                    && Some(link.has_carrier()) != carrier
+                {
+                    carrier = Some(link.has_carrier());
+                    let at = watcher
+                        .last_receive_time()
+                        .unwrap_or_else(std::time::Instant::now);
+                    if tx.send((link.has_carrier(), at)).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    });
+    let _ = ready.recv();
+    rx
+}
