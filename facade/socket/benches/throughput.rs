@@ -295,7 +295,10 @@ fn tls(c: &mut Criterion) {
             .await
             .unwrap();
         tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(ServerName::IpAddress([127, 0, 0, 1].into()), stream)
+            .connect(
+                ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into()),
+                stream,
+            )
             .await
             .unwrap()
     });
