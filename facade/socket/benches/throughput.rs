@@ -53,7 +53,7 @@ fn tcp(c: &mut Criterion) {
     let mut group = c.benchmark_group("tcp_bulk");
     group.throughput(Throughput::Bytes(BULK as u64));
 
-    let (client, mut received) = rt.block_on(async {
+    let (client, mut received, _server) = rt.block_on(async {
         let server = TcpSocketServer::new();
         let mut server_events = server.events();
         server.listen(loopback(0)).await.unwrap();
@@ -66,8 +66,7 @@ fn tcp(c: &mut Criterion) {
             panic!("no connection")
         };
         let events = connection.events();
-        std::mem::forget(server);
-        (client, events)
+        (client, events, server)
     });
     group.bench_function("netcore_socket", |b| {
         b.iter_custom(|iters| {

@@ -3,7 +3,6 @@
 //! life cycle (bind, connect, options, interface binding).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -31,7 +30,7 @@ pub(crate) const STREAM_EVENTS: &[EventKind] = &[
 /// What a socket and its background task share: the events and whether it is closed.
 pub(crate) struct Shared {
     pub(crate) hub: EventHub<SocketEvent>,
-    closed: AtomicBool,
+    closed: tokio::sync::watch::Sender<bool>,
     /// `socketTimeout`: the time limit of each `send`.
     send_timeout: Mutex<Option<Duration>>,
 }
@@ -40,19 +39,25 @@ impl Shared {
     pub(crate) fn new(kinds: &'static [EventKind]) -> Arc<Self> {
         Arc::new(Self {
             hub: EventHub::new(kinds),
-            closed: AtomicBool::new(false),
+            closed: tokio::sync::watch::Sender::new(false),
             send_timeout: Mutex::new(None),
         })
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        *self.closed.borrow()
     }
 
     /// Marks the socket closed; true for the one caller that closed it, who then calls
     /// [`Shared::emit_close`].
     pub(crate) fn mark_closed(&self) -> bool {
-        !self.closed.swap(true, Ordering::SeqCst)
+        !self.closed.send_replace(true)
+    }
+
+    /// Waits until the socket is closed.
+    pub(crate) async fn wait_closed(&self) {
+        // The sender lives as long as `self`, so this cannot fail while we borrow it.
+        let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
     }
 
     /// Emits the last event, `close`, and drops every callback and stream.

@@ -261,11 +261,22 @@ fn accept(
     let connection = Shared::new(STREAM_EVENTS);
     connection.set_send_timeout(options.and_then(|o| o.common.socket_timeout));
     let connected = Connected::start(stream, socket, peer, Arc::clone(&connection));
-    Ok(TcpSocketConnection {
+    let connection = TcpSocketConnection {
         client_id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
         shared: connection,
         connected: Arc::new(connected),
-    })
+    };
+    // As in the seed, a connection lives until either side closes it, whether or not
+    // the application keeps a handle.
+    let keep = connection.clone();
+    tokio::spawn(async move {
+        let TcpSocketConnection {
+            shared, connected, ..
+        } = keep;
+        shared.wait_closed().await;
+        drop(connected);
+    });
+    Ok(connection)
 }
 
 /// A connection accepted by a [`TcpSocketServer`] (seed `TCPSocketConnection`).
@@ -274,7 +285,8 @@ fn accept(
 ///
 /// Reading starts once anything listens (a callback or a stream), so a listener
 /// registered in the server's `connect` callback, or a stream taken later, misses
-/// nothing.
+/// nothing. The connection stays open until either side closes it, even when the
+/// application keeps no handle to it.
 #[derive(Clone)]
 pub struct TcpSocketConnection {
     client_id: u64,

@@ -207,3 +207,38 @@ async fn options_apply_to_accepted_connections_and_off_stops_connect_events() {
     client.send("still here").await.unwrap();
     assert!(matches!(next(&mut events).await, SocketEvent::Message(_)));
 }
+
+#[tokio::test]
+async fn a_connection_lives_without_a_kept_handle() {
+    let server = TcpSocketServer::new();
+    server.listen(loopback(0)).await.unwrap();
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+    server
+        .on(EventKind::Connect, move |event| {
+            let ServerEvent::Connect(connection) = event else {
+                return;
+            };
+            let sender = sender.clone();
+            // Only the callback is registered; the handle itself is dropped here.
+            connection
+                .on(EventKind::Message, move |event| {
+                    if let SocketEvent::Message(m) = event {
+                        sender.send(m.message.to_vec()).unwrap();
+                    }
+                })
+                .unwrap();
+        })
+        .unwrap();
+    let client = TcpSocket::new();
+    client
+        .connect(TcpConnectOptions::new(server.local_address().unwrap()))
+        .await
+        .unwrap();
+    client.send("still open").await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        got.extend(common::within("a message", received.recv()).await.unwrap());
+    }
+    assert_eq!(got, b"still open");
+    assert!(!client.get_state().await.unwrap().is_close);
+}
