@@ -163,6 +163,37 @@ impl NetManager {
     }
 }
 
+impl NetManager {
+    /// `queryProbeResult`: one ICMP echo a second to `destination` (a name, resolved
+    /// on the default network, or an address) for `duration` seconds (1 to 1000,
+    /// else 2100001); loss in percent and RTT `[min, avg, max, stddev]` in ms.
+    /// Returns at once with what it has when a probe cannot be sent. Errors: 201,
+    /// 2100001, 2100003.
+    pub async fn query_probe_result(
+        &self,
+        destination: &str,
+        duration: i64,
+    ) -> Result<netcore::ProbeResultInfo> {
+        self.shared
+            .diagnostics
+            .query_probe_result(destination, duration)
+            .await
+    }
+
+    /// `queryTraceRoute`: the hops to `destination` (up to `maxJumpNumber`, 1 to 30,
+    /// default 30; ICMP or UDP; five probes per hop). Errors: 201, 2100001, 2100003.
+    pub async fn query_trace_route(
+        &self,
+        destination: &str,
+        options: Option<netcore::TraceRouteOptions>,
+    ) -> Result<Vec<netcore::TraceRouteInfo>> {
+        self.shared
+            .diagnostics
+            .query_trace_route(destination, options)
+            .await
+    }
+}
+
 /// Runs blocking kernel queries off the async threads.
 async fn spawn_blocking<T: Send + 'static>(
     query: impl FnOnce() -> Result<T> + Send + 'static,

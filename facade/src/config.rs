@@ -41,6 +41,10 @@ pub struct Config {
     pub plugins: PluginSettings,
     /// HTTP proxy and PAC.
     pub proxy: ProxySettings,
+    /// Connectivity checks (probe URLs, timeouts).
+    pub validation: netcore_probe::ValidatorConfig,
+    /// `queryProbeResult` and `queryTraceRoute`.
+    pub diagnostics: netcore_probe::DiagnosticsConfig,
 }
 
 /// The global HTTP proxy and PAC evaluation.
@@ -63,6 +67,8 @@ impl Default for Config {
             builtin_ethernet: true,
             plugins: PluginSettings::default(),
             proxy: ProxySettings::default(),
+            validation: netcore_probe::ValidatorConfig::default(),
+            diagnostics: netcore_probe::DiagnosticsConfig::default(),
         }
     }
 }
@@ -198,6 +204,7 @@ impl Config {
             toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
         config.engine.engine_config()?;
         config.ethernet.check()?;
+        netcore_probe::Validator::new(config.validation.clone())?;
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;
         }

@@ -37,5 +37,7 @@ mod proxy_api;
 pub use config::Config;
 pub use connection::NetConnection;
 pub use dns_api::Network;
-pub use manager::{Builder, NetManager, NoValidator, PluginStatus, Validator, Watch};
+pub use manager::{
+    Builder, NetManager, NoValidator, PluginStatus, ProbeValidator, Validator, Watch,
+};
 pub use netcore;

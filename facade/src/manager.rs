@@ -27,12 +27,47 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 
-/// Runs one connectivity check of a network. `netcore-probe` provides the real one;
+/// Runs one connectivity check of a network. [`ProbeValidator`] is the real one;
 /// [`NoValidator`] reports every check as failed.
 #[async_trait]
 pub trait Validator: Send + Sync + 'static {
-    /// Checks the network with these properties (interface, DNS servers).
-    async fn validate(&self, properties: &ConnectionProperties) -> ValidationResult;
+    /// Checks network `net`, whose properties (interface, DNS servers) are given.
+    async fn validate(&self, net: NetHandle, properties: &ConnectionProperties)
+    -> ValidationResult;
+}
+
+/// The connectivity check of `netcore-probe`: HTTPS and HTTP probes bound to the
+/// network's interface, names resolved with the network's own DNS servers.
+pub struct ProbeValidator {
+    probe: netcore_probe::Validator,
+    resolver: Arc<dyn netcore::Resolve>,
+}
+
+impl ProbeValidator {
+    /// A validator with `config`, resolving through `resolver`.
+    pub fn new(
+        config: netcore_probe::ValidatorConfig,
+        resolver: Arc<dyn netcore::Resolve>,
+    ) -> Result<Self> {
+        Ok(Self {
+            probe: netcore_probe::Validator::new(config)?,
+            resolver,
+        })
+    }
+}
+
+#[async_trait]
+impl Validator for ProbeValidator {
+    async fn validate(
+        &self,
+        net: NetHandle,
+        properties: &ConnectionProperties,
+    ) -> ValidationResult {
+        let target = netcore_probe::NetworkTarget::new(net, properties.interface_name.clone())
+            .with_dns_servers(properties.dnses.clone())
+            .with_resolver(Arc::clone(&self.resolver));
+        self.probe.validate(&target).await
+    }
 }
 
 /// A validator for runtimes without a probe: every check fails at once, so no
@@ -42,7 +77,7 @@ pub struct NoValidator;
 
 #[async_trait]
 impl Validator for NoValidator {
-    async fn validate(&self, _: &ConnectionProperties) -> ValidationResult {
+    async fn validate(&self, _: NetHandle, _: &ConnectionProperties) -> ValidationResult {
         ValidationResult::Failed
     }
 }
@@ -82,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) proxies: Mutex<netcore_proxy::ProxySettings>,
     /// PAC scripts and their evaluation.
     pub(crate) pac: netcore_proxy::PacService,
+    /// `queryProbeResult` and `queryTraceRoute`.
+    pub(crate) diagnostics: netcore_probe::Diagnostics,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -281,6 +318,8 @@ impl Builder {
             plugins: Mutex::default(),
             proxies: Mutex::new(proxies),
             pac,
+            diagnostics: netcore_probe::Diagnostics::new(self.config.diagnostics.clone())
+                .with_resolver(NetHandle::NONE, Arc::new(self.dns.clone())),
             runtime: runtime.clone(),
         });
         for (&id, bearer) in &bearers {
@@ -342,7 +381,11 @@ impl NetManager {
     /// Must be called on a tokio runtime. It returns once the bearers' first reports
     /// are in (at most half a second).
     pub async fn embedded(config: Config) -> Result<Self> {
-        let mut builder = Self::builder(config.clone());
+        let dns = netcore_dns::DnsService::new(netcore_dns::DnsConfig::default());
+        let validator = ProbeValidator::new(config.validation.clone(), Arc::new(dns.clone()))?;
+        let mut builder = Self::builder(config.clone())
+            .dns(dns)
+            .validator(Arc::new(validator));
         if config.builtin_ethernet {
             let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
             builder = builder.bearer(Arc::new(ethernet));
@@ -591,7 +634,7 @@ impl Driver {
         let shared = Arc::clone(&self.shared);
         let validator = Arc::clone(&self.validator);
         let task = self.shared.runtime.spawn(async move {
-            let result = validator.validate(&properties).await;
+            let result = validator.validate(net, &properties).await;
             let applied =
                 shared.with_engine(|e, now| e.validation_result(net, attempt, result, now));
             if let Err(e) = applied {

@@ -17,7 +17,7 @@ struct Answer(ValidationResult);
 
 #[async_trait]
 impl Validator for Answer {
-    async fn validate(&self, _: &ConnectionProperties) -> ValidationResult {
+    async fn validate(&self, _: NetHandle, _: &ConnectionProperties) -> ValidationResult {
         self.0.clone()
     }
 }
@@ -372,4 +372,38 @@ async fn kernel_queries() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), 2100301);
+}
+
+#[tokio::test]
+async fn probe_and_traceroute_to_loopback() {
+    let s = start(ValidationResult::Failed);
+    let result = s.manager.query_probe_result("127.0.0.1", 1).await.unwrap();
+    assert_eq!(result.loss_rate, 0);
+    assert!(
+        result.rtt[0] > 0.0 && result.rtt[0] <= result.rtt[2],
+        "{result:?}"
+    );
+    let hops = s
+        .manager
+        .query_trace_route("127.0.0.1", None)
+        .await
+        .unwrap();
+    assert_eq!(hops.len(), 1);
+    assert_eq!(hops[0].address, "127.0.0.1");
+    assert_eq!(hops[0].jump_no, 1);
+    for bad in [0, 1001] {
+        let err = s
+            .manager
+            .query_probe_result("127.0.0.1", bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), 2100001);
+    }
+    // A name needs a network to resolve on; there is none.
+    let err = s
+        .manager
+        .query_trace_route("nowhere.test", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 2100003);
 }

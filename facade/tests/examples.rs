@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use netcore::engine::{NetEvent, ValidationResult};
 use netcore::sim::SimBearer;
-use netcore::{ConnectionProperties, NetBearType, NetCap, NetworkInfo};
+use netcore::{ConnectionProperties, NetBearType, NetCap, NetHandle, NetworkInfo};
 use netcore_facade::{Config, NetManager, Validator, blocking};
 use tokio::io::AsyncBufReadExt;
 
@@ -31,7 +31,7 @@ struct Gate(tokio::sync::watch::Receiver<Option<ValidationResult>>);
 
 #[async_trait]
 impl Validator for Gate {
-    async fn validate(&self, _: &ConnectionProperties) -> ValidationResult {
+    async fn validate(&self, _: NetHandle, _: &ConnectionProperties) -> ValidationResult {
         let mut rx = self.0.clone();
         loop {
             if let Some(result) = rx.borrow_and_update().clone() {

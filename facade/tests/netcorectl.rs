@@ -157,3 +157,31 @@ fn idna_resolve_and_proxy_commands() {
     let out = netcorectl(&["proxy", "http://www.example.test/"]);
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "DIRECT");
 }
+
+#[test]
+fn probe_and_traceroute_commands() {
+    let out = netcorectl(&["probe", "127.0.0.1", "--duration", "1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["lossRate"], 0);
+    assert_eq!(result["rtt"].as_array().unwrap().len(), 4);
+    let out = netcorectl(&["traceroute", "127.0.0.1", "--json", "--max-jumps", "2"]);
+    let hops: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hops[0]["address"], "127.0.0.1");
+    for args in [
+        &["probe", "127.0.0.1", "--duration", "1001"][..],
+        &["traceroute", "127.0.0.1", "--max-jumps", "0"][..],
+    ] {
+        let out = netcorectl(args);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.starts_with("netcorectl: error 2100001: "),
+            "{stderr}"
+        );
+    }
+}

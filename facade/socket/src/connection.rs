@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use netcore::{Error, NetAddress};
 use socket2::{SockRef, Socket, Type};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -126,12 +127,17 @@ impl Drop for Connected {
 }
 
 impl Connected {
-    /// Starts reading `stream` (once someone listens) and keeps its write half.
-    pub(crate) fn start<S>(stream: S, socket: Socket, peer: SocketAddr, shared: Arc<Shared>) -> Self
+    /// Starts reading `reader` (once someone listens) and keeps `writer`.
+    pub(crate) fn start<R, W>(
+        (reader, writer): (R, W),
+        socket: Socket,
+        peer: SocketAddr,
+        shared: Arc<Shared>,
+    ) -> Self
     where
-        S: AsyncRead + AsyncWrite + Send + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
     {
-        let (reader, writer) = tokio::io::split(stream);
         let reader = tokio::spawn(read_loop(reader, peer, shared));
         Self {
             writer: tokio::sync::Mutex::new(Box::new(writer)),
@@ -177,12 +183,13 @@ impl Connected {
 /// then `close`, the end of the stream `close`.
 async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, peer: SocketAddr, shared: Arc<Shared>) {
     shared.hub.listened().await;
-    let mut buffer = vec![0; READ_BUFFER];
+    let mut buffer = BytesMut::new();
     let failure = loop {
-        match reader.read(&mut buffer).await {
+        buffer.reserve(READ_BUFFER);
+        match reader.read_buf(&mut buffer).await {
             Ok(0) => break None,
             Ok(n) => shared.hub.emit(SocketEvent::Message(SocketMessage {
-                message: Arc::from(&buffer[..n]),
+                message: buffer.split().freeze(),
                 remote_info: SocketRemoteInfo::new(peer, n),
             })),
             Err(e) => break Some(e),
@@ -336,16 +343,22 @@ impl ClientCore {
         })
     }
 
-    /// Makes `stream` the socket's connection and emits `connect`. Refused if the
-    /// socket was closed meanwhile.
-    pub(crate) fn attach<S>(&self, stream: S, socket: Socket, peer: SocketAddr) -> Result<(), Error>
+    /// Makes the `halves` of a stream the socket's connection and emits `connect`.
+    /// Refused if the socket was closed meanwhile.
+    pub(crate) fn attach<R, W>(
+        &self,
+        halves: (R, W),
+        socket: Socket,
+        peer: SocketAddr,
+    ) -> Result<(), Error>
     where
-        S: AsyncRead + AsyncWrite + Send + 'static,
+        R: AsyncRead + Send + Unpin + 'static,
+        W: AsyncWrite + Send + Unpin + 'static,
     {
         {
             let mut phase = self.phase();
             self.shared.check_open("connect")?;
-            let connected = Connected::start(stream, socket, peer, Arc::clone(&self.shared));
+            let connected = Connected::start(halves, socket, peer, Arc::clone(&self.shared));
             *phase = Phase::Connected(Arc::new(connected));
         }
         tracing::debug!(%peer, "connected");

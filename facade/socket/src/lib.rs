@@ -57,6 +57,7 @@ mod tls;
 mod types;
 mod udp;
 
+pub use bytes::Bytes;
 pub use events::{Event, EventHub, EventKind, EventSource, EventStream, ListenerId};
 pub use server::{ServerEvent, TcpSocketConnection, TcpSocketServer};
 pub use tcp::{TcpConnectOptions, TcpSocket};

@@ -260,7 +260,7 @@ fn accept(
     }
     let connection = Shared::new(STREAM_EVENTS);
     connection.set_send_timeout(options.and_then(|o| o.common.socket_timeout));
-    let connected = Connected::start(stream, socket, peer, Arc::clone(&connection));
+    let connected = Connected::start(stream.into_split(), socket, peer, Arc::clone(&connection));
     let connection = TcpSocketConnection {
         client_id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
         shared: connection,

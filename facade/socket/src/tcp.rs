@@ -63,7 +63,8 @@ impl TcpSocket {
             .core
             .connect_tcp(options.address, options.timeout)
             .await?;
-        self.core.attach(tcp.stream, tcp.socket, tcp.peer)
+        self.core
+            .attach(tcp.stream.into_split(), tcp.socket, tcp.peer)
     }
 
     /// Sends bytes. Only when connected.

@@ -175,7 +175,7 @@ impl TlsSocket {
         };
         tracing::debug!(%peer, protocol = ?session.protocol, suite = ?session.cipher_suite, "TLS connected");
         *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(session);
-        self.core.attach(tls, socket, peer)
+        self.core.attach(tokio::io::split(tls), socket, peer)
     }
 
     fn session<T>(&self, operation: &str, f: impl FnOnce(&Session) -> T) -> Result<T, Error> {

@@ -1,7 +1,6 @@
 //! The seed's data types: events, remote info, socket state, extra options, encodings.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use netcore::Error;
@@ -64,7 +63,7 @@ impl std::fmt::Display for Family {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketMessage {
     /// The bytes received (for TCP and TLS: what one read returned).
-    pub message: Arc<[u8]>,
+    pub message: bytes::Bytes,
     /// The sender.
     pub remote_info: SocketRemoteInfo,
 }

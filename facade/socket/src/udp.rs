@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bytes::BytesMut;
 use netcore::{Error, NetAddress};
 use socket2::{SockRef, Type};
 use tokio::task::JoinHandle;
@@ -210,11 +211,12 @@ impl EventSource for UdpSocket {
 /// error reported on the socket) and stops after any other.
 async fn receive_loop(socket: Arc<tokio::net::UdpSocket>, shared: Arc<Shared>) {
     shared.hub.listened().await;
-    let mut buffer = vec![0; READ_BUFFER];
+    let mut buffer = BytesMut::new();
     loop {
-        match socket.recv_from(&mut buffer).await {
+        buffer.reserve(READ_BUFFER);
+        match socket.recv_buf_from(&mut buffer).await {
             Ok((n, peer)) => shared.hub.emit(SocketEvent::Message(SocketMessage {
-                message: Arc::from(&buffer[..n]),
+                message: buffer.split().freeze(),
                 remote_info: SocketRemoteInfo::new(peer, n),
             })),
             Err(e) => {

@@ -70,6 +70,31 @@ enum Command {
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         flag: i64,
     },
+    /// Probe a destination once a second: loss and round-trip times.
+    Probe {
+        /// A host name or address.
+        destination: String,
+        /// Seconds (1 to 1000).
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
+        duration: i64,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The routers on the way to a destination.
+    Traceroute {
+        /// A host name or address.
+        destination: String,
+        /// The most hops (1 to 30).
+        #[arg(long, default_value_t = 30, allow_negative_numbers = true)]
+        max_jumps: i64,
+        /// Probe with UDP instead of ICMP.
+        #[arg(long)]
+        udp: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The proxy a request to URL goes through: the configured proxy, or the PAC
     /// script's answer with --pac.
     Proxy {
@@ -186,6 +211,52 @@ async fn run(cli: Cli) -> netcore::Result<()> {
             Ok(())
         }
         Command::Idna { .. } => Ok(()),
+        Command::Probe {
+            destination,
+            duration,
+            json,
+        } => {
+            let probing = manager.query_probe_result(&destination, duration);
+            let result = with_progress(&format!("probing {destination}"), probing).await?;
+            if json {
+                println!("{}", json!(result));
+            } else {
+                let [min, avg, max, stddev] = result.rtt;
+                println!(
+                    "{destination}: {}% loss, rtt min/avg/max/stddev = {min:.3}/{avg:.3}/{max:.3}/{stddev:.3} ms",
+                    result.loss_rate
+                );
+            }
+            Ok(())
+        }
+        Command::Traceroute {
+            destination,
+            max_jumps,
+            udp,
+            json,
+        } => {
+            let packets = if udp {
+                netcore::PacketsType::Udp
+            } else {
+                netcore::PacketsType::Icmp
+            };
+            let options = netcore::TraceRouteOptions::new(max_jumps, packets)?;
+            let tracing = manager.query_trace_route(&destination, Some(options));
+            let hops =
+                with_progress(&format!("tracing the route to {destination}"), tracing).await?;
+            if json {
+                println!("{}", json!(hops));
+            } else {
+                for hop in hops {
+                    let [min, avg, max, _] = hop.rtt;
+                    println!(
+                        "{:>2}  {:<40} {min:.3} / {avg:.3} / {max:.3} ms",
+                        hop.jump_no, hop.address
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Show { net_id, json } => {
             let net = NetHandle::new(net_id)?;
             let snapshot = manager.snapshot(net)?;
@@ -239,6 +310,30 @@ async fn monitor(manager: &NetManager, json: bool, count: Option<u64>) -> netcor
         }
     }
     Ok(())
+}
+
+/// Awaits `work`, showing the elapsed seconds on the terminal (stderr) meanwhile.
+async fn with_progress<T>(what: &str, work: impl std::future::Future<Output = T>) -> T {
+    let show = std::io::stderr().is_terminal();
+    let ticker = async {
+        let mut seconds = 0u64;
+        loop {
+            if show {
+                eprint!("\r{what}... {seconds} s");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            seconds += 1;
+        }
+    };
+    let (work, ticker) = (std::pin::pin!(work), std::pin::pin!(ticker));
+    let result = match futures::future::select(work, ticker).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(((), work)) => work.await,
+    };
+    if show {
+        eprintln!();
+    }
+    result
 }
 
 fn idna(direction: IdnaDirection, host: &str, flag: i64) -> netcore::Result<()> {
