@@ -33,14 +33,19 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         test: "netns",
     },
     SystemSuite {
+        package: "netcore-probe",
+        test: "netns",
+    },
+    SystemSuite {
         package: "netcore-facade",
         test: "system_ethernet",
     },
 ];
 
-/// Debian packages the system suites use: namespaces and veth (iproute2), DNS
-/// servers in the upstream namespaces (dnsmasq).
-const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base"];
+/// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS
+/// servers in the upstream namespaces (dnsmasq), packet loss and silent routers
+/// where the kernel has no netem (nftables).
+const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base", "nftables"];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
