@@ -1,5 +1,8 @@
 //! DNS through the public API: networks' own servers, per-app rules, IDNA.
 
+#[allow(dead_code)]
+#[path = "../examples/resolve_default.rs"]
+mod resolve_default;
 #[path = "../../dns/tests/common/mod.rs"]
 mod server;
 
@@ -207,5 +210,18 @@ async fn bad_names_and_idna() {
             .unwrap_err()
             .code(),
         2100001
+    );
+}
+
+#[tokio::test]
+async fn the_resolve_example_uses_the_default_network() {
+    let (manager, _wifi_dns, _eth_dns, _wifi) = two_networks().await;
+    let found = resolve_default::resolve_on_default(&manager, "same.test")
+        .await
+        .unwrap();
+    assert_eq!(
+        ips(&found),
+        ["192.0.2.2", "2001:db8::2"],
+        "Ethernet is the default"
     );
 }

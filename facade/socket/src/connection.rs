@@ -17,8 +17,8 @@ use crate::events::{EventHub, EventKind};
 use crate::sys;
 use crate::types::{SocketEvent, SocketMessage, SocketRemoteInfo, SocketState, TcpExtraOptions};
 
-/// Size of the buffer each read goes into; one `message` event carries at most this.
-pub(crate) const READ_BUFFER: usize = 64 * 1024;
+/// Room made for each read of a stream; one `message` event carries at most this.
+const STREAM_READ_BUFFER: usize = 256 * 1024;
 
 /// The events of a TCP or TLS socket.
 pub(crate) const STREAM_EVENTS: &[EventKind] = &[
@@ -185,7 +185,7 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, peer: SocketAddr, shared
     shared.hub.listened().await;
     let mut buffer = BytesMut::new();
     let failure = loop {
-        buffer.reserve(READ_BUFFER);
+        buffer.reserve(STREAM_READ_BUFFER);
         match reader.read_buf(&mut buffer).await {
             Ok(0) => break None,
             Ok(n) => shared.hub.emit(SocketEvent::Message(SocketMessage {

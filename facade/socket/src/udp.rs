@@ -8,11 +8,14 @@ use netcore::{Error, NetAddress};
 use socket2::{SockRef, Type};
 use tokio::task::JoinHandle;
 
-use crate::connection::{READ_BUFFER, Shared, within_timeout};
+use crate::connection::{Shared, within_timeout};
 use crate::error::{closed, io_error, not_ready};
 use crate::events::{EventHub, EventKind, EventSource};
 use crate::sys;
 use crate::types::{SocketEvent, SocketMessage, SocketRemoteInfo, SocketState, UdpExtraOptions};
+
+/// Room made for each datagram received: the largest UDP payload fits.
+const DATAGRAM_BUFFER: usize = 64 * 1024;
 
 const UDP_EVENTS: &[EventKind] = &[
     EventKind::Message,
@@ -23,6 +26,7 @@ const UDP_EVENTS: &[EventKind] = &[
 
 struct Bound {
     socket: Arc<tokio::net::UdpSocket>,
+    local: SocketAddr,
     receiver: JoinHandle<()>,
 }
 
@@ -63,10 +67,18 @@ impl UdpSocket {
     }
 
     fn socket(&self, operation: &str) -> Result<Arc<tokio::net::UdpSocket>, Error> {
+        self.bound_socket(operation).map(|(socket, _)| socket)
+    }
+
+    /// The OS socket and its local address.
+    fn bound_socket(
+        &self,
+        operation: &str,
+    ) -> Result<(Arc<tokio::net::UdpSocket>, SocketAddr), Error> {
         self.shared.check_open(operation)?;
         self.bound()
             .as_ref()
-            .map(|b| Arc::clone(&b.socket))
+            .map(|b| (Arc::clone(&b.socket), b.local))
             .ok_or_else(|| not_ready(operation, "bound"))
     }
 
@@ -91,10 +103,17 @@ impl UdpSocket {
                 .map_err(|e| io_error(&format!("binding to {local}"), e))?;
             let socket = tokio::net::UdpSocket::from_std(socket.into())
                 .map_err(|e| io_error("registering the socket", e))?;
+            let local = socket
+                .local_addr()
+                .map_err(|e| io_error("reading the bound address", e))?;
             let socket = Arc::new(socket);
             let receiver =
                 tokio::spawn(receive_loop(Arc::clone(&socket), Arc::clone(&self.shared)));
-            *bound = Some(Bound { socket, receiver });
+            *bound = Some(Bound {
+                socket,
+                local,
+                receiver,
+            });
         }
         tracing::debug!(%local, "UDP socket bound");
         self.shared.hub.emit(SocketEvent::Listening);
@@ -104,14 +123,11 @@ impl UdpSocket {
     /// Sends one datagram to `address` (seed `UDPSendOptions`; text is sent as UTF-8).
     /// Only when bound. A port of 0 or a family other than the socket's is 2100001.
     pub async fn send(&self, data: impl AsRef<[u8]>, address: NetAddress) -> Result<(), Error> {
-        let socket = self.socket("send")?;
+        let (socket, local) = self.bound_socket("send")?;
         let peer = SocketAddr::new(address.ip(), address.port());
         if address.port() == 0 {
             return Err(Error::invalid(format!("cannot send to port 0 of {peer}")));
         }
-        let local = socket
-            .local_addr()
-            .map_err(|e| io_error("reading the bound address", e))?;
         if local.is_ipv4() != peer.is_ipv4() {
             return Err(Error::invalid(format!(
                 "cannot send from {local} to {peer}: families differ"
@@ -184,10 +200,7 @@ impl UdpSocket {
 
     /// The local address. Only when bound.
     pub fn local_address(&self) -> Result<NetAddress, Error> {
-        let local = self
-            .socket("local_address")?
-            .local_addr()
-            .map_err(|e| io_error("reading the bound address", e))?;
+        let (_, local) = self.bound_socket("local_address")?;
         Ok(NetAddress::new(local.ip(), local.port()))
     }
 
@@ -213,7 +226,7 @@ async fn receive_loop(socket: Arc<tokio::net::UdpSocket>, shared: Arc<Shared>) {
     shared.hub.listened().await;
     let mut buffer = BytesMut::new();
     loop {
-        buffer.reserve(READ_BUFFER);
+        buffer.reserve(DATAGRAM_BUFFER);
         match socket.recv_buf_from(&mut buffer).await {
             Ok((n, peer)) => shared.hub.emit(SocketEvent::Message(SocketMessage {
                 message: buffer.split().freeze(),
