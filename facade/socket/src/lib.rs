@@ -10,7 +10,7 @@
 //! | `constructTLSSocketInstance()` / `TLSSocket` | [`TlsSocket::new`] / [`TlsSocket`] |
 //! | `on(type, callback)` / `off(type, callback?)` | [`EventSource::on`] / [`EventSource::off`] |
 //! | (none) | [`EventSource::events`]: the same events as a stream |
-//! | `NetHandle.bindSocket` | `bind_to_interface(name)` on every socket type |
+//! | `NetHandle.bindSocket` | [`BindToInterface`], on every socket type |
 //!
 //! Methods are `async` where the seed returns a promise. Addresses are netcore's
 //! [`NetAddress`](netcore::NetAddress): [`NetAddress::parse`](netcore::NetAddress::parse)
@@ -46,6 +46,33 @@
 //! # Ok(())
 //! # }
 //! ```
+
+/// A socket that can be bound to a network interface: what `NetHandle.bindSocket`
+/// needs. Every socket type implements it.
+///
+/// The facade implements `bindSocket(socket)` as: look up the handle's network (2100001
+/// if there is none), take its `ConnectionProperties::interface_name`, and call
+/// `socket.bind_to_interface(&name)`. The socket may be bound before or after its
+/// own `bind`/`connect`/`listen` (before is better: then even the connection's first
+/// packet goes through that interface). Errors: 2100001 for an interface that does
+/// not exist, 201 without the permission (`CAP_NET_RAW`, only before Linux 5.7),
+/// 2100003 for a closed socket.
+pub trait BindToInterface {
+    /// Binds the socket to interface `name` (`SO_BINDTODEVICE`).
+    fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error>;
+}
+
+macro_rules! impl_bind_to_interface {
+    ($($socket:ty),+) => {$(
+        impl BindToInterface for $socket {
+            fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error> {
+                <$socket>::bind_to_interface(self, name)
+            }
+        }
+    )+};
+}
+
+impl_bind_to_interface!(UdpSocket, TcpSocket, TlsSocket, TcpSocketServer);
 
 mod connection;
 mod error;

@@ -5,7 +5,8 @@ mod common;
 
 use common::{loopback, next};
 use netcore_socket::{
-    EventSource, SocketEvent, TcpConnectOptions, TcpSocket, TcpSocketServer, UdpSocket,
+    BindToInterface, EventSource, SocketEvent, TcpConnectOptions, TcpSocket, TcpSocketServer,
+    UdpSocket,
 };
 
 #[tokio::test]
@@ -83,4 +84,27 @@ async fn missing_or_malformed_interfaces_are_invalid_values() {
         2_100_001
     );
     assert_eq!(udp.bound_interface().unwrap(), None);
+}
+
+/// How the facade's `NetHandle.bindSocket` uses the crate: through the trait, for any
+/// socket type.
+fn bind_socket(socket: &dyn BindToInterface, interface: &str) -> Result<(), netcore::Error> {
+    socket.bind_to_interface(interface)
+}
+
+#[tokio::test]
+async fn every_socket_type_binds_through_the_trait() {
+    let tcp = TcpSocket::new();
+    let udp = UdpSocket::new();
+    let server = TcpSocketServer::new();
+    let tls = netcore_socket::TlsSocket::new();
+    for socket in [&tcp as &dyn BindToInterface, &udp, &server, &tls] {
+        bind_socket(socket, "lo").unwrap();
+        assert_eq!(
+            bind_socket(socket, "nosuchif0").unwrap_err().code(),
+            2_100_001
+        );
+    }
+    udp.bind(loopback(0)).await.unwrap();
+    assert_eq!(udp.bound_interface().unwrap().as_deref(), Some("lo"));
 }
