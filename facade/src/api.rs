@@ -147,23 +147,30 @@ impl NetManager {
         local: NetAddress,
         remote: NetAddress,
     ) -> Result<i64> {
+        let manager = self.clone();
+        spawn_blocking(move || manager.connect_owner_uid_now(protocol, &local, &remote)).await
+    }
+
+    /// The blocking core of `getConnectOwnerUid` (see
+    /// [`NetManager::get_connect_owner_uid`]).
+    pub(crate) fn connect_owner_uid_now(
+        &self,
+        protocol: ProtocolType,
+        local: &NetAddress,
+        remote: &NetAddress,
+    ) -> Result<i64> {
         if !self.shared.is_vpn_app(self.app) {
             return Err(Error::NotVpnApp(format!(
                 "app {} runs no VPN: only a VPN app may ask who owns a connection",
                 self.app.0
             )));
         }
-        spawn_blocking(move || {
-            let sockets = crate::ports::dump_sockets()?;
-            Ok(crate::ports::connect_owner_uid(
-                &sockets, protocol, &local, &remote,
-            ))
-        })
-        .await
+        let sockets = crate::ports::dump_sockets()?;
+        Ok(crate::ports::connect_owner_uid(
+            &sockets, protocol, local, remote,
+        ))
     }
-}
 
-impl NetManager {
     /// `queryProbeResult`: one ICMP echo a second to `destination` (a name, resolved
     /// on the default network, or an address) for `duration` seconds (1 to 1000,
     /// else 2100001); loss in percent and RTT `[min, avg, max, stddev]` in ms.

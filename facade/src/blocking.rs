@@ -1,7 +1,7 @@
 //! The seed's `*Sync` functions: the same calls as [`NetManager`]'s, returning at
 //! once. They may be called from any thread, also outside the runtime.
 
-use netcore::{ConnectionProperties, NetCapabilities, NetHandle, Result};
+use netcore::{ConnectionProperties, NetAddress, NetCapabilities, NetHandle, ProtocolType, Result};
 
 use crate::manager::NetManager;
 
@@ -61,4 +61,14 @@ pub fn set_net_ext_attribute(manager: &NetManager, net: NetHandle, attribute: &s
 /// `getNetExtAttributeSync`.
 pub fn get_net_ext_attribute(manager: &NetManager, net: NetHandle) -> Result<String> {
     now(manager.get_net_ext_attribute(net))
+}
+
+/// `getConnectOwnerUidSync`.
+pub fn get_connect_owner_uid(
+    manager: &NetManager,
+    protocol: ProtocolType,
+    local: &NetAddress,
+    remote: &NetAddress,
+) -> Result<i64> {
+    manager.connect_owner_uid_now(protocol, local, remote)
 }

@@ -372,6 +372,10 @@ async fn kernel_queries() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), 2100301);
+    let err =
+        blocking::get_connect_owner_uid(&s.manager, netcore::ProtocolType::Tcp, &local, &remote)
+            .unwrap_err();
+    assert_eq!(err.code(), 2100301);
 }
 
 #[tokio::test]
