@@ -348,3 +348,40 @@ async fn bound_to_lo() {
         2_100_001
     );
 }
+
+#[tokio::test]
+async fn options_state_and_calls_before_connect() {
+    let tls = TlsSocket::new();
+    assert_eq!(tls.get_state().await.unwrap(), SocketState::default());
+    for error in [
+        tls.get_protocol().await.unwrap_err(),
+        tls.get_cipher_suite().await.unwrap_err(),
+        tls.get_remote_certificate().await.unwrap_err(),
+        tls.send("x").await.unwrap_err(),
+        tls.set_extra_options(Default::default()).await.unwrap_err(),
+    ] {
+        assert_eq!(error.code(), 2_100_003, "{error}");
+    }
+
+    let pki = Pki::new("test CA");
+    let server = pki.issue(false);
+    let (address, _seen) = echo_server(&server, None).await;
+    tls.bind(loopback(0)).await.unwrap();
+    assert!(tls.get_state().await.unwrap().is_bound);
+    tls.connect(TlsConnectOptions::new(address, one_way(&pki)))
+        .await
+        .unwrap();
+    tls.set_extra_options(netcore_socket::TcpExtraOptions {
+        tcp_no_delay: Some(true),
+        keep_alive: Some(true),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let read = tls
+        .with_socket(|s| (s.tcp_nodelay().unwrap(), s.keepalive().unwrap()))
+        .unwrap();
+    assert_eq!(read, (true, true));
+    tls.close().await.unwrap();
+    assert_eq!(tls.close().await.unwrap_err().code(), 2_100_003);
+}
