@@ -27,9 +27,12 @@ pub const CONFIG_ENV: &str = "NETCORE_CONFIG";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// When true the runtime programs the default route; when false (the default) it
-    /// only observes the host and changes nothing.
+    /// When true the runtime programs the default route (its own, through the default
+    /// network's gateway, at `route_metric`); when false (the default) it only
+    /// observes the host and changes nothing.
     pub manage: bool,
+    /// The metric of the default route netcore installs in `manage` mode.
+    pub route_metric: u32,
     /// Network selection and check scheduling.
     pub engine: EngineSettings,
     /// The Ethernet bearer.
@@ -62,6 +65,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             manage: false,
+            route_metric: 10,
             engine: EngineSettings::default(),
             ethernet: EthernetConfig::default(),
             builtin_ethernet: true,

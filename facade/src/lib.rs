@@ -33,6 +33,7 @@ mod dns_api;
 mod manager;
 pub mod ports;
 mod proxy_api;
+mod routes;
 
 pub use config::Config;
 pub use connection::NetConnection;

@@ -330,7 +330,10 @@ impl Builder {
             bearers,
             validator: self.validator,
             checks: HashMap::new(),
-            manage: self.config.manage,
+            routes: self
+                .config
+                .manage
+                .then(|| crate::routes::spawn(&runtime, self.config.route_metric)),
         };
         runtime.spawn(driver.run(actions_rx, reports_rx));
         Ok(NetManager {
@@ -526,7 +529,8 @@ struct Driver {
     bearers: BTreeMap<BearerId, Arc<dyn Bearer>>,
     validator: Arc<dyn Validator>,
     checks: HashMap<NetHandle, JoinHandle<()>>,
-    manage: bool,
+    /// The route programmer of `manage` mode.
+    routes: Option<mpsc::UnboundedSender<Option<ConnectionProperties>>>,
 }
 
 impl Driver {
@@ -610,14 +614,14 @@ impl Driver {
             }
             Action::DefaultNetworkChanged { net } => {
                 // PAC's myIpAddress answers with the default network's addresses.
-                let addresses = self
-                    .shared
-                    .read(|e| e.connection_properties(net))
-                    .map(|p| p.link_addresses.iter().map(|a| a.address().ip()).collect())
-                    .unwrap_or_default();
+                let properties = self.shared.read(|e| e.connection_properties(net)).ok();
+                let addresses = properties
+                    .iter()
+                    .flat_map(|p| p.link_addresses.iter().map(|a| a.address().ip()))
+                    .collect();
                 self.shared.pac.evaluator().set_my_addresses(addresses);
-                if self.manage {
-                    tracing::warn!(%net, "manage mode cannot program routes yet");
+                if let Some(routes) = &self.routes {
+                    let _ = routes.send(properties.map(|p| (*p).clone()));
                 }
             }
             Action::AppNetworkChanged { app, net } => {

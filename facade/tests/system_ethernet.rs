@@ -432,3 +432,38 @@ fn netcorectl_monitor_sees_a_link_flap() {
     drop(monitor);
     std::fs::remove_dir_all(plugins).ok();
 }
+
+#[test]
+fn manage_mode_moves_the_default_route() {
+    if skip_unless_root() {
+        return;
+    }
+    let plugins = plugin_dir("manage");
+    let topo = topology();
+    let mut config = Config::from_toml(&config_toml(&plugins)).unwrap();
+    config.manage = true;
+    let route = || {
+        topo.dev
+            .ip(&["-4", "route", "show", "default", "metric", "10"])
+            .unwrap()
+    };
+    topo.dev
+        .run_async(|| async {
+            let _manager = NetManager::embedded(config).await.unwrap();
+            eventually("netcore's route via up0", || {
+                route().contains("via 198.51.100.1 dev up0").then_some(())
+            })
+            .await;
+            topo.uplinks[0].ip(&["link", "set", "gw0", "down"]).unwrap();
+            eventually("netcore's route moved to up1", || {
+                let r = route();
+                (r.contains("via 203.0.113.1 dev up1") && !r.contains("up0")).then_some(())
+            })
+            .await;
+            // The routes netcore did not make stay.
+            let all = topo.dev.ip(&["-4", "route", "show", "default"]).unwrap();
+            assert!(all.contains("metric 200"), "{all}");
+        })
+        .unwrap();
+    std::fs::remove_dir_all(plugins).ok();
+}
