@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use netcore::bearer::MAX_LIST_LEN;
 use netcore::{BearerEvent, LinkAddress, NetAddress, NetBearType, NetworkInfo, RouteInfo};
-use netcore_link::{Link, LinkKind, LinkState, Route};
+use netcore_link::properties::{connection_properties, limit_lists};
+use netcore_link::{Link, LinkKind, LinkState};
 
 use crate::config::{EthernetConfig, InterfaceConfig};
 use crate::pattern::InterfaceFilter;
@@ -35,27 +35,8 @@ pub fn network_of(
     section: Option<&InterfaceConfig>,
 ) -> NetworkInfo {
     let mut info = NetworkInfo::new(NetBearType::Ethernet, &link.name);
+    info.properties = connection_properties(link, state);
     let props = &mut info.properties;
-    props.mtu = link.mtu;
-    for address in state.addresses_of(link.index) {
-        if address.tentative {
-            continue;
-        }
-        match LinkAddress::new(address.address, i64::from(address.prefix_len)) {
-            Ok(a) => props.link_addresses.push(a),
-            Err(e) => tracing::warn!(interface = %link.name, error = %e, "skipping an address"),
-        }
-    }
-    for route in state.routes_of(link.index, Route::MAIN_TABLE) {
-        match LinkAddress::new(route.destination, i64::from(route.prefix_len)) {
-            Ok(destination) => {
-                props
-                    .routes
-                    .push(RouteInfo::new(&link.name, destination, route.gateway))
-            }
-            Err(e) => tracing::warn!(interface = %link.name, error = %e, "skipping a route"),
-        }
-    }
     if let Some(section) = section {
         for static_ip in [&section.ipv4, &section.ipv6].into_iter().flatten() {
             if let Ok(address) = static_ip.link_address()
@@ -81,16 +62,7 @@ pub fn network_of(
         props.domains = section.domains.join(",");
         info.quality = section.quality;
     }
-    for (what, len) in [
-        ("addresses", props.link_addresses.len()),
-        ("routes", props.routes.len()),
-    ] {
-        if len > MAX_LIST_LEN {
-            tracing::warn!(interface = %link.name, what, len, "too many; reporting the first {MAX_LIST_LEN}");
-        }
-    }
-    props.link_addresses.truncate(MAX_LIST_LEN);
-    props.routes.truncate(MAX_LIST_LEN);
+    limit_lists(props);
     props.update_link_validity();
     let kbps = link.speed_mbps.map(|mbps| mbps.saturating_mul(1000));
     info.link_up_bandwidth_kbps = kbps;
@@ -147,7 +119,7 @@ mod tests {
     use crate::config::StaticIp;
     use netcore::NetCap;
     use netcore_link::{
-        Address, HardwareAddress, LinkCounters, LinkEvent, OperState, RouteKind, RouteOrigin,
+        Address, HardwareAddress, LinkCounters, LinkEvent, OperState, Route, RouteKind, RouteOrigin,
     };
     use std::net::IpAddr;
 

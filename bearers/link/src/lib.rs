@@ -8,6 +8,8 @@
 //!   addresses; routes of every table; the neighbour table as the seed's
 //!   `NetIpMacInfo`; rules) and programs (addresses, routes in a table, rules with
 //!   priority, table and uid range, link up/down).
+//! - [`properties::connection_properties`] turns a link of a [`LinkState`] into the
+//!   `ConnectionProperties` a bearer reports (addresses, main-table routes, MTU).
 //! - With the `testing` feature, the `testing` module creates network namespaces and veth pairs
 //!   and runs code inside a namespace, for system tests of this and other crates.
 //!
@@ -28,6 +30,7 @@
 mod client;
 mod convert;
 mod error;
+pub mod properties;
 mod state;
 pub mod sysfs;
 #[cfg(feature = "testing")]

@@ -1,0 +1,267 @@
+//! An async client of wpa_supplicant's control interface: a Unix datagram socket
+//! bound to a path of its own and connected to wpa_supplicant's socket for one
+//! interface (`CONTROL_DIR/IFNAME`).
+//!
+//! [`CtrlSocket`] sends commands and reads their replies; [`CtrlSocket::attach`]
+//! turns a socket into a [`Monitor`] that receives unsolicited events.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use netcore::Error;
+use tokio::net::UnixDatagram;
+
+use crate::protocol::{
+    self, Event, MAX_REPLY_LEN, NetworkEntry, ScanResult, Signal, Status, clip, expect_ok,
+};
+
+/// How long a command waits for its reply.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest command accepted, in bytes.
+pub const MAX_COMMAND_LEN: usize = 1024;
+
+/// A connection to wpa_supplicant's control socket for one interface.
+#[derive(Debug)]
+pub struct CtrlSocket {
+    socket: UnixDatagram,
+    local: PathBuf,
+    peer: PathBuf,
+}
+
+fn peer_error(peer: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Service(format!("wpa_supplicant at {}: {what}: {e}", peer.display()))
+}
+
+impl CtrlSocket {
+    /// Binds a socket of its own (in the temporary directory, removed on drop) and
+    /// connects it to wpa_supplicant's socket at `peer`. A missing or refusing peer
+    /// is [`Error::Service`].
+    pub async fn connect(peer: impl AsRef<Path>) -> Result<Self, Error> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let peer = peer.as_ref().to_owned();
+        let local = std::env::temp_dir().join(format!(
+            "netcore-wpa-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A stale socket of an earlier process with the same pid.
+        let _ = std::fs::remove_file(&local);
+        let socket = UnixDatagram::bind(&local)
+            .map_err(|e| peer_error(&peer, &format!("binding {}", local.display()), e))?;
+        let this = Self {
+            socket,
+            local,
+            peer,
+        };
+        this.socket
+            .connect(&this.peer)
+            .map_err(|e| peer_error(&this.peer, "connecting", e))?;
+        Ok(this)
+    }
+
+    /// The path of wpa_supplicant's socket.
+    pub fn peer(&self) -> &Path {
+        &self.peer
+    }
+
+    /// Sends `command` and returns its reply (without the trailing newline).
+    /// Unsolicited events (`<N>...`) that arrive meanwhile are skipped. No reply
+    /// within [`REQUEST_TIMEOUT`], a send or receive failure, or an oversized reply is
+    /// [`Error::Service`]; a command with control characters or over
+    /// [`MAX_COMMAND_LEN`] bytes is [`Error::InvalidValue`].
+    pub async fn request(&self, command: &str) -> Result<String, Error> {
+        if command.len() > MAX_COMMAND_LEN || command.chars().any(char::is_control) {
+            return Err(Error::invalid(format!(
+                "wpa_supplicant command {:?}: over {MAX_COMMAND_LEN} bytes or has control characters",
+                clip(command)
+            )));
+        }
+        let name = command.split(' ').next().unwrap_or_default();
+        self.socket
+            .send(command.as_bytes())
+            .await
+            .map_err(|e| peer_error(&self.peer, &format!("sending {name}"), e))?;
+        let receive = async {
+            let mut buffer = vec![0u8; MAX_REPLY_LEN + 1];
+            loop {
+                let n = self
+                    .socket
+                    .recv(&mut buffer)
+                    .await
+                    .map_err(|e| peer_error(&self.peer, &format!("reply to {name}"), e))?;
+                let Some(bytes) = buffer.get(..n) else {
+                    continue;
+                };
+                if bytes.first() == Some(&b'<') {
+                    continue;
+                }
+                return protocol::reply_text(name, bytes).map(str::to_owned);
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, receive)
+            .await
+            .map_err(|_| {
+                peer_error(
+                    &self.peer,
+                    &format!("reply to {name}"),
+                    format!("none within {REQUEST_TIMEOUT:?}"),
+                )
+            })?
+    }
+
+    async fn request_ok(&self, command: &str) -> Result<(), Error> {
+        expect_ok(command, &self.request(command).await?)
+    }
+
+    /// `PING`: checks that wpa_supplicant answers `PONG`.
+    pub async fn ping(&self) -> Result<(), Error> {
+        match self.request("PING").await?.as_str() {
+            "PONG" => Ok(()),
+            other => Err(peer_error(
+                &self.peer,
+                "PING",
+                format!("answered {:?}", clip(other)),
+            )),
+        }
+    }
+
+    /// `STATUS`.
+    pub async fn status(&self) -> Result<Status, Error> {
+        Status::parse(&self.request("STATUS").await?)
+    }
+
+    /// `SIGNAL_POLL`: `Ok(None)` when wpa_supplicant has no signal to report (`FAIL`:
+    /// not connected, or a driver without signal such as `wired`).
+    pub async fn signal_poll(&self) -> Result<Option<Signal>, Error> {
+        let reply = self.request("SIGNAL_POLL").await?;
+        if reply.trim_end() == "FAIL" {
+            return Ok(None);
+        }
+        Signal::parse(&reply).map(Some)
+    }
+
+    /// `LIST_NETWORKS`: the configured networks.
+    pub async fn list_networks(&self) -> Result<Vec<NetworkEntry>, Error> {
+        NetworkEntry::parse_list(&self.request("LIST_NETWORKS").await?)
+    }
+
+    /// `SCAN`: starts a scan; results come with `CTRL-EVENT-SCAN-RESULTS`.
+    pub async fn scan(&self) -> Result<(), Error> {
+        self.request_ok("SCAN").await
+    }
+
+    /// `SCAN_RESULTS`: the access points of the last scan.
+    pub async fn scan_results(&self) -> Result<Vec<ScanResult>, Error> {
+        ScanResult::parse_list(&self.request("SCAN_RESULTS").await?)
+    }
+
+    /// `ADD_NETWORK`: a new, disabled network; returns its id.
+    pub async fn add_network(&self) -> Result<u32, Error> {
+        let reply = self.request("ADD_NETWORK").await?;
+        reply.trim_end().parse().map_err(|_| {
+            peer_error(
+                &self.peer,
+                "ADD_NETWORK",
+                format!("answered {:?}", clip(&reply)),
+            )
+        })
+    }
+
+    /// `SET_NETWORK id name value`: `value` as wpa_supplicant expects it (strings in
+    /// double quotes: `"\"my ssid\""`). A `name` that is not a plain word is
+    /// [`Error::InvalidValue`].
+    pub async fn set_network(&self, id: u32, name: &str, value: &str) -> Result<(), Error> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::invalid(format!(
+                "wpa_supplicant network variable {:?}: letters, digits and '_' only",
+                clip(name)
+            )));
+        }
+        self.request_ok(&format!("SET_NETWORK {id} {name} {value}"))
+            .await
+    }
+
+    /// `SELECT_NETWORK id`: enables network `id`, disables the others, and connects.
+    pub async fn select_network(&self, id: u32) -> Result<(), Error> {
+        self.request_ok(&format!("SELECT_NETWORK {id}")).await
+    }
+
+    /// `ENABLE_NETWORK id`.
+    pub async fn enable_network(&self, id: u32) -> Result<(), Error> {
+        self.request_ok(&format!("ENABLE_NETWORK {id}")).await
+    }
+
+    /// `DISABLE_NETWORK id`.
+    pub async fn disable_network(&self, id: u32) -> Result<(), Error> {
+        self.request_ok(&format!("DISABLE_NETWORK {id}")).await
+    }
+
+    /// `RECONNECT`: connects again after `DISCONNECT`.
+    pub async fn reconnect(&self) -> Result<(), Error> {
+        self.request_ok("RECONNECT").await
+    }
+
+    /// `DISCONNECT`: disconnects and stays disconnected until `RECONNECT` or
+    /// `SELECT_NETWORK`.
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        self.request_ok("DISCONNECT").await
+    }
+
+    /// `ATTACH`: this socket receives unsolicited events from now on.
+    pub async fn attach(self) -> Result<Monitor, Error> {
+        self.request_ok("ATTACH").await?;
+        Ok(Monitor { socket: self })
+    }
+}
+
+impl Drop for CtrlSocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.local);
+    }
+}
+
+/// An attached control socket: receives wpa_supplicant's unsolicited events. It
+/// detaches (best effort) when dropped.
+#[derive(Debug)]
+pub struct Monitor {
+    socket: CtrlSocket,
+}
+
+impl Monitor {
+    /// Connects to `peer` and attaches.
+    pub async fn connect(peer: impl AsRef<Path>) -> Result<Self, Error> {
+        CtrlSocket::connect(peer).await?.attach().await
+    }
+
+    /// The next event. Messages that are not events or do not parse are logged and
+    /// skipped; a receive failure is [`Error::Service`]. Cancel-safe.
+    pub async fn next_event(&mut self) -> Result<Event, Error> {
+        let mut buffer = vec![0u8; MAX_REPLY_LEN + 1];
+        loop {
+            let n = self
+                .socket
+                .socket
+                .recv(&mut buffer)
+                .await
+                .map_err(|e| peer_error(&self.socket.peer, "receiving events", e))?;
+            let parsed = buffer
+                .get(..n)
+                .ok_or_else(|| Error::Internal("receive length out of range".into()))
+                .and_then(|bytes| protocol::reply_text("event", bytes))
+                .and_then(Event::parse);
+            match parsed {
+                Ok(event) => return Ok(event),
+                Err(e) => {
+                    tracing::warn!(peer = %self.socket.peer.display(), error = %e, "ignoring a message")
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.socket.socket.try_send(b"DETACH");
+    }
+}
