@@ -1,0 +1,281 @@
+//! The bearer against a real wpa_supplicant (`-D wired` on a veth) in a network
+//! namespace of its own. Needs root (skipped otherwise, with the reason); installs
+//! the `wpasupplicant` package when wpa_supplicant is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use netcore::{Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink};
+use netcore_bearer_wifi::testing::TempDir;
+use netcore_bearer_wifi::{WifiBearer, WifiConfig};
+use netcore_link::testing::{NetNs, skip_unless_root};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const INTERFACE: &str = "w0";
+
+/// Whether wpa_supplicant and wpa_cli are there, installing them if not.
+fn wpa_supplicant_installed() -> bool {
+    let present = || {
+        ["wpa_supplicant", "wpa_cli"].iter().all(|tool| {
+            Command::new(tool)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+    };
+    if present() {
+        return true;
+    }
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "wpasupplicant"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && present()
+}
+
+/// A wpa_supplicant process on `w0` in the namespace, killed when dropped.
+struct Wpa {
+    child: Child,
+}
+
+impl Wpa {
+    /// Starts wpa_supplicant and waits until it reports `wpa_state=COMPLETED`.
+    fn start(ns: &NetNs, dir: &Path) -> Self {
+        let config = dir.join("wpa.conf");
+        let control = dir.join("ctrl");
+        std::fs::write(
+            &config,
+            format!(
+                "ctrl_interface={}\nap_scan=0\nnetwork={{\n key_mgmt=NONE\n eapol_flags=0\n ssid=\"netcore-test\"\n}}\n",
+                control.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("wpa.log")).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "wpa_supplicant", "-D", "wired"])
+            .args(["-i", INTERFACE, "-c"])
+            .arg(&config)
+            .arg("-C")
+            .arg(&control)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start wpa_supplicant");
+        let wpa = Self { child };
+        let deadline = Instant::now() + TIMEOUT;
+        while !cli(dir, "status").contains("wpa_state=COMPLETED") {
+            assert!(
+                Instant::now() < deadline,
+                "wpa_supplicant did not reach COMPLETED: {}",
+                std::fs::read_to_string(dir.join("wpa.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        wpa
+    }
+}
+
+impl Drop for Wpa {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `wpa_cli -p DIR/ctrl -i w0 ARGS`, its standard output.
+fn cli(dir: &Path, command: &str) -> String {
+    let output = Command::new("wpa_cli")
+        .arg("-p")
+        .arg(dir.join("ctrl"))
+        .args(["-i", INTERFACE, command])
+        .output()
+        .expect("cannot run wpa_cli");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The bearer run in the namespace the way the host runs it: again 100 ms after
+/// each failure. Stopped when dropped.
+struct Runner {
+    events: mpsc::Receiver<(BearerEvent, Instant)>,
+    results: mpsc::Receiver<netcore::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
+}
+
+impl Runner {
+    fn start(ns: &NetNs, control: PathBuf) -> Self {
+        let config = WifiConfig {
+            interfaces: vec![INTERFACE.into()],
+            control_dir: control,
+            ping_interval_ms: 200,
+            ..WifiConfig::default()
+        };
+        let bearer = WifiBearer::new(config).unwrap();
+        let (events_tx, events) = mpsc::channel();
+        let (results_tx, results) = mpsc::channel();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = ns.spawn(move || async move {
+            let sink = ReportSink::new(move |event| {
+                let _ = events_tx.send((event, Instant::now()));
+            });
+            loop {
+                tokio::select! {
+                    result = bearer.run(sink.clone()) => {
+                        let _ = results_tx.send(result);
+                    }
+                    _ = &mut stopped => return,
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self {
+            events,
+            results,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The next report other than a `Changed` (the kernel finishing IPv6 address
+    /// setup on w0 changes the properties at its own pace).
+    fn next(&self, what: &str) -> BearerEvent {
+        self.next_at(what).0
+    }
+
+    /// [`Runner::next`] with the time the sink got it.
+    fn next_at(&self, what: &str) -> (BearerEvent, Instant) {
+        loop {
+            match self.events.recv_timeout(TIMEOUT) {
+                Ok((BearerEvent::Changed { .. }, _)) => continue,
+                Ok(event) => return event,
+                Err(e) => panic!("no report for {what} within {TIMEOUT:?}: {e}"),
+            }
+        }
+    }
+
+    fn appeared(&self, what: &str) -> NetworkInfo {
+        match self.next(what) {
+            BearerEvent::Appeared { key, info } if key == INTERFACE => info,
+            other => panic!("expected Appeared of {INTERFACE} for {what}, got {other:?}"),
+        }
+    }
+
+    fn gone(&self, what: &str) {
+        match self.next(what) {
+            BearerEvent::Gone { key } if key == INTERFACE => {}
+            other => panic!("expected Gone of {INTERFACE} for {what}, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                result.expect("bearer thread panicked").expect("namespace");
+            }
+        }
+    }
+}
+
+fn assert_wifi_network(info: &NetworkInfo) {
+    assert_eq!(info.bearer_type, NetBearType::Wifi);
+    assert_eq!(info.identifier.as_deref(), Some("0"));
+    assert_eq!(info.properties.interface_name, INTERFACE);
+    for cap in [NetCap::Internet, NetCap::NotMetered, NetCap::NotVpn] {
+        assert!(info.capabilities.contains(cap), "{cap}: {info:?}");
+    }
+    // The wired driver has no signal.
+    assert_eq!(info.quality, None);
+}
+
+#[test]
+fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
+    if skip_unless_root() {
+        return;
+    }
+    if !wpa_supplicant_installed() {
+        println!("skipped: wpa_supplicant is not installed and apt-get could not install it");
+        return;
+    }
+    let ns = NetNs::create().unwrap();
+    let dir = TempDir::new().unwrap();
+    ns.add_veth(INTERFACE, "w0p").unwrap();
+    ns.ip(&["addr", "add", "10.77.0.1/24", "dev", INTERFACE])
+        .unwrap();
+    let wpa = Wpa::start(&ns, dir.path());
+    let runner = Runner::start(&ns, dir.path().join("ctrl"));
+
+    let info = runner.appeared("start");
+    assert_wifi_network(&info);
+    assert!(
+        info.properties
+            .link_addresses
+            .iter()
+            .any(|a| a.address().ip().to_string() == "10.77.0.1" && a.prefix_length() == 24),
+        "{info:?}"
+    );
+    assert_eq!(info.properties.mtu, 1500);
+
+    // Properties follow the kernel: a new address is a Changed report.
+    ns.ip(&["addr", "add", "10.78.0.1/24", "dev", INTERFACE])
+        .unwrap();
+    loop {
+        match runner.events.recv_timeout(TIMEOUT) {
+            Ok((BearerEvent::Changed { key, info }, _)) => {
+                assert_eq!(key, INTERFACE);
+                if info
+                    .properties
+                    .link_addresses
+                    .iter()
+                    .any(|a| a.address().ip().to_string() == "10.78.0.1")
+                {
+                    assert_eq!(info.identifier.as_deref(), Some("0"));
+                    break;
+                }
+            }
+            other => panic!("expected Changed with the new address, got {other:?}"),
+        }
+    }
+
+    assert_eq!(cli(dir.path(), "disconnect").trim(), "OK");
+    runner.gone("wpa_cli disconnect");
+    assert_eq!(cli(dir.path(), "reconnect").trim(), "OK");
+    assert_wifi_network(&runner.appeared("wpa_cli reconnect"));
+
+    // Killed without a word (SIGKILL): PING notices.
+    drop(wpa);
+    runner.gone("wpa_supplicant killed");
+    let result = runner
+        .results
+        .recv_timeout(TIMEOUT)
+        .expect("run did not return after wpa_supplicant was killed");
+    let e = result.unwrap_err();
+    assert_eq!(e.code(), 2_100_002, "{e}");
+
+    // Back again: a later run attaches and reports the network.
+    let started = Instant::now();
+    let _wpa = Wpa::start(&ns, dir.path());
+    let (event, at) = runner.next_at("wpa_supplicant restarted");
+    match event {
+        BearerEvent::Appeared { key, info } if key == INTERFACE => assert_wifi_network(&info),
+        other => panic!("expected Appeared after the restart, got {other:?}"),
+    }
+    println!(
+        "re-attached {:?} after wpa_supplicant was started again (host backoff 100 ms)",
+        at.duration_since(started)
+    );
+    // Every failed run while it was away was a service error.
+    for result in runner.results.try_iter() {
+        assert_eq!(result.unwrap_err().code(), 2_100_002);
+    }
+}
