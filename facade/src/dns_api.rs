@@ -99,6 +99,19 @@ impl Network {
         .await
     }
 
+    /// `NetHandle.bindSocket`: binds `socket` to this network's interface, so that
+    /// its traffic leaves through this network only. Works on netcore's sockets and
+    /// on std and tokio TCP and UDP sockets; best before the socket connects or
+    /// sends. Errors: 2100001 (unknown network, interface gone), 201 (no
+    /// permission), 2100003 (closed socket).
+    pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
+        let properties = self
+            .manager
+            .shared
+            .read(|e| e.connection_properties(self.net))?;
+        socket.bind_to_interface(&properties.interface_name)
+    }
+
     /// `NetHandle.getAddressByName`: the first address of `host` on this network.
     /// Errors: as [`Network::get_addresses_by_name`].
     pub async fn get_address_by_name(&self, host: &str) -> Result<NetAddress> {

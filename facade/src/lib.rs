@@ -42,3 +42,4 @@ pub use manager::{
     Builder, NetManager, NoValidator, PluginStatus, ProbeValidator, Validator, Watch,
 };
 pub use netcore;
+pub use netcore_socket;

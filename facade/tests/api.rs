@@ -411,3 +411,50 @@ async fn probe_and_traceroute_to_loopback() {
         .unwrap_err();
     assert_eq!(err.code(), 2100003);
 }
+
+#[tokio::test]
+async fn bind_socket_binds_to_the_network_interface() {
+    let s = start(ValidationResult::Failed);
+    s.wifi
+        .connect("wlan0", NetworkInfo::new(NetBearType::Wifi, "lo"));
+    wait_for("network", 1, || {
+        blocking::get_all_nets(&s.manager).unwrap().len()
+    })
+    .await;
+    let net = s.manager.get_default_net().await.unwrap();
+    let network = s.manager.network(net);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    network.bind_socket(&socket).unwrap();
+    let bound = socket2::SockRef::from(&socket).device().unwrap();
+    assert_eq!(bound.as_deref(), Some(&b"lo"[..]));
+    socket
+        .connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    network.bind_socket(&udp).unwrap();
+    assert_eq!(
+        socket2::SockRef::from(&udp).device().unwrap().as_deref(),
+        Some(&b"lo"[..])
+    );
+
+    let api_socket = netcore_facade::netcore_socket::TcpSocket::new();
+    network.bind_socket(&api_socket).unwrap();
+
+    let gone = s.manager.network(NetHandle::new(4242).unwrap());
+    assert_eq!(gone.bind_socket(&udp).unwrap_err().code(), 2100001);
+    // A network whose interface does not exist (any more).
+    s.wifi
+        .update("wlan0", NetworkInfo::new(NetBearType::Wifi, "nc-absent0"));
+    wait_for("renamed", true, || {
+        s.manager
+            .snapshot(net)
+            .map(|n| n.properties.interface_name == "nc-absent0")
+            .unwrap_or(false)
+    })
+    .await;
+    assert_eq!(network.bind_socket(&udp).unwrap_err().code(), 2100001);
+}

@@ -74,6 +74,27 @@ macro_rules! impl_bind_to_interface {
 
 impl_bind_to_interface!(UdpSocket, TcpSocket, TlsSocket, TcpSocketServer);
 
+/// Plain std and tokio sockets bind through their file descriptor.
+macro_rules! impl_bind_to_interface_for_fd {
+    ($($socket:ty),+) => {$(
+        impl BindToInterface for $socket {
+            fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error> {
+                sys::bind_device(socket2::SockRef::from(self), name)
+            }
+        }
+    )+};
+}
+
+impl_bind_to_interface_for_fd!(
+    std::net::TcpStream,
+    std::net::TcpListener,
+    std::net::UdpSocket,
+    tokio::net::TcpSocket,
+    tokio::net::TcpStream,
+    tokio::net::TcpListener,
+    tokio::net::UdpSocket
+);
+
 mod connection;
 mod error;
 mod events;
