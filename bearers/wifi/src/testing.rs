@@ -6,8 +6,12 @@
 //! from a small state, sends `CTRL-EVENT-CONNECTED` / `CTRL-EVENT-DISCONNECTED` to
 //! attached clients when that state changes, records every command, and can
 //! terminate (with `CTRL-EVENT-TERMINATING`) or vanish (socket removed, no word).
+//!
+//! [`WpaSupplicant`] runs the real one (`-D wired`) in a network namespace, for
+//! system tests and benchmarks as root.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -288,5 +292,110 @@ fn answer(state: &mut FakeState, command: &str, from: &Path) -> (String, Option<
             (ok(), was.map(|_| DISCONNECTED_EVENT.to_owned()))
         }
         _ => ("UNKNOWN COMMAND\n".into(), None),
+    }
+}
+
+/// Whether `wpa_supplicant` and `wpa_cli` can be run, installing Debian's
+/// `wpasupplicant` package with apt-get when they cannot.
+pub fn wpa_supplicant_installed() -> bool {
+    let present = || {
+        ["wpa_supplicant", "wpa_cli"].iter().all(|tool| {
+            Command::new(tool)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+    };
+    if present() {
+        return true;
+    }
+    let installed = Command::new("apt-get")
+        .args(["install", "-y", "wpasupplicant"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    installed && present()
+}
+
+/// A real wpa_supplicant with the `wired` driver on an interface of a network
+/// namespace, its control sockets in `DIR/ctrl`, its log in `DIR/wpa.log`; killed
+/// (SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct WpaSupplicant {
+    child: Child,
+    dir: PathBuf,
+    interface: String,
+}
+
+/// The SSID of the network [`WpaSupplicant`] configures (network id 0).
+pub const WIRED_SSID: &str = "netcore-test";
+
+impl WpaSupplicant {
+    /// Starts `wpa_supplicant -D wired -i INTERFACE` in the namespace `netns` (with
+    /// `ip netns exec`) with an open network (`key_mgmt=NONE`, `ap_scan=0`), and waits
+    /// up to 10 s for `wpa_state=COMPLETED`.
+    pub fn start(netns: &str, interface: &str, dir: &Path) -> std::io::Result<Self> {
+        let config = dir.join("wpa.conf");
+        let control = dir.join("ctrl");
+        std::fs::write(
+            &config,
+            format!(
+                "ctrl_interface={}\nap_scan=0\nnetwork={{\n key_mgmt=NONE\n eapol_flags=0\n ssid=\"{WIRED_SSID}\"\n}}\n",
+                control.display()
+            ),
+        )?;
+        let log = std::fs::File::create(dir.join("wpa.log"))?;
+        let child = Command::new("ip")
+            .args(["netns", "exec", netns, "wpa_supplicant", "-D", "wired"])
+            .args(["-i", interface, "-c"])
+            .arg(&config)
+            .arg("-C")
+            .arg(&control)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let wpa = Self {
+            child,
+            dir: dir.to_owned(),
+            interface: interface.to_owned(),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !wpa.cli("status").contains("wpa_state=COMPLETED") {
+            if std::time::Instant::now() > deadline {
+                return Err(std::io::Error::other(format!(
+                    "wpa_supplicant did not reach COMPLETED: {}",
+                    std::fs::read_to_string(dir.join("wpa.log")).unwrap_or_default()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(wpa)
+    }
+
+    /// The control socket directory (`DIR/ctrl`).
+    pub fn control_dir(&self) -> PathBuf {
+        self.dir.join("ctrl")
+    }
+
+    /// `wpa_cli -p DIR/ctrl -i INTERFACE COMMAND`: its standard output (empty when
+    /// wpa_cli cannot run).
+    pub fn cli(&self, command: &str) -> String {
+        Command::new("wpa_cli")
+            .arg("-p")
+            .arg(self.control_dir())
+            .args(["-i", &self.interface, command])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for WpaSupplicant {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

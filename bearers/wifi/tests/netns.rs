@@ -2,103 +2,17 @@
 //! namespace of its own. Needs root (skipped otherwise, with the reason); installs
 //! the `wpasupplicant` package when wpa_supplicant is missing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use netcore::{Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink};
-use netcore_bearer_wifi::testing::TempDir;
+use netcore_bearer_wifi::testing::{TempDir, WpaSupplicant, wpa_supplicant_installed};
 use netcore_bearer_wifi::{WifiBearer, WifiConfig};
 use netcore_link::testing::{NetNs, skip_unless_root};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const INTERFACE: &str = "w0";
-
-/// Whether wpa_supplicant and wpa_cli are there, installing them if not.
-fn wpa_supplicant_installed() -> bool {
-    let present = || {
-        ["wpa_supplicant", "wpa_cli"].iter().all(|tool| {
-            Command::new(tool)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok()
-        })
-    };
-    if present() {
-        return true;
-    }
-    let installed = Command::new("apt-get")
-        .args(["install", "-y", "wpasupplicant"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    installed && present()
-}
-
-/// A wpa_supplicant process on `w0` in the namespace, killed when dropped.
-struct Wpa {
-    child: Child,
-}
-
-impl Wpa {
-    /// Starts wpa_supplicant and waits until it reports `wpa_state=COMPLETED`.
-    fn start(ns: &NetNs, dir: &Path) -> Self {
-        let config = dir.join("wpa.conf");
-        let control = dir.join("ctrl");
-        std::fs::write(
-            &config,
-            format!(
-                "ctrl_interface={}\nap_scan=0\nnetwork={{\n key_mgmt=NONE\n eapol_flags=0\n ssid=\"netcore-test\"\n}}\n",
-                control.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("wpa.log")).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns.name(), "wpa_supplicant", "-D", "wired"])
-            .args(["-i", INTERFACE, "-c"])
-            .arg(&config)
-            .arg("-C")
-            .arg(&control)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("cannot start wpa_supplicant");
-        let wpa = Self { child };
-        let deadline = Instant::now() + TIMEOUT;
-        while !cli(dir, "status").contains("wpa_state=COMPLETED") {
-            assert!(
-                Instant::now() < deadline,
-                "wpa_supplicant did not reach COMPLETED: {}",
-                std::fs::read_to_string(dir.join("wpa.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        wpa
-    }
-}
-
-impl Drop for Wpa {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `wpa_cli -p DIR/ctrl -i w0 ARGS`, its standard output.
-fn cli(dir: &Path, command: &str) -> String {
-    let output = Command::new("wpa_cli")
-        .arg("-p")
-        .arg(dir.join("ctrl"))
-        .args(["-i", INTERFACE, command])
-        .output()
-        .expect("cannot run wpa_cli");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The bearer run in the namespace the way the host runs it: again 100 ms after
 /// each failure. Stopped when dropped.
@@ -212,8 +126,8 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     ns.add_veth(INTERFACE, "w0p").unwrap();
     ns.ip(&["addr", "add", "10.77.0.1/24", "dev", INTERFACE])
         .unwrap();
-    let wpa = Wpa::start(&ns, dir.path());
-    let runner = Runner::start(&ns, dir.path().join("ctrl"));
+    let wpa = WpaSupplicant::start(ns.name(), INTERFACE, dir.path()).unwrap();
+    let runner = Runner::start(&ns, wpa.control_dir());
 
     let info = runner.appeared("start");
     assert_wifi_network(&info);
@@ -247,9 +161,9 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
         }
     }
 
-    assert_eq!(cli(dir.path(), "disconnect").trim(), "OK");
+    assert_eq!(wpa.cli("disconnect").trim(), "OK");
     runner.gone("wpa_cli disconnect");
-    assert_eq!(cli(dir.path(), "reconnect").trim(), "OK");
+    assert_eq!(wpa.cli("reconnect").trim(), "OK");
     assert_wifi_network(&runner.appeared("wpa_cli reconnect"));
 
     // Killed without a word (SIGKILL): PING notices.
@@ -264,7 +178,7 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
 
     // Back again: a later run attaches and reports the network.
     let started = Instant::now();
-    let _wpa = Wpa::start(&ns, dir.path());
+    let _wpa = WpaSupplicant::start(ns.name(), INTERFACE, dir.path()).unwrap();
     let (event, at) = runner.next_at("wpa_supplicant restarted");
     match event {
         BearerEvent::Appeared { key, info } if key == INTERFACE => assert_wifi_network(&info),
