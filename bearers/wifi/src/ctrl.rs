@@ -27,6 +27,8 @@ pub struct CtrlSocket {
     socket: UnixDatagram,
     local: PathBuf,
     peer: PathBuf,
+    /// One request at a time, so that replies are not mixed up.
+    busy: tokio::sync::Mutex<()>,
 }
 
 fn peer_error(peer: &Path, what: &str, e: impl std::fmt::Display) -> Error {
@@ -53,6 +55,7 @@ impl CtrlSocket {
             socket,
             local,
             peer,
+            busy: tokio::sync::Mutex::new(()),
         };
         this.socket
             .connect(&this.peer)
@@ -66,7 +69,9 @@ impl CtrlSocket {
     }
 
     /// Sends `command` and returns its reply (without the trailing newline).
-    /// Unsolicited events (`<N>...`) that arrive meanwhile are skipped. No reply
+    /// Unsolicited events (`<N>...`) that arrive meanwhile are skipped, and so are
+    /// late replies to earlier commands that timed out. Concurrent calls wait for
+    /// each other. No reply
     /// within [`REQUEST_TIMEOUT`], a send or receive failure, or an oversized reply is
     /// [`Error::Service`]; a command with control characters or over
     /// [`MAX_COMMAND_LEN`] bytes is [`Error::InvalidValue`].
@@ -78,6 +83,10 @@ impl CtrlSocket {
             )));
         }
         let name = command.split(' ').next().unwrap_or_default();
+        let _busy = self.busy.lock().await;
+        // A reply that came after its command timed out is not this command's.
+        let mut stale = [0u8; 64];
+        while self.socket.try_recv(&mut stale).is_ok() {}
         self.socket
             .send(command.as_bytes())
             .await
@@ -263,5 +272,84 @@ impl Monitor {
 impl Drop for Monitor {
     fn drop(&mut self) {
         let _ = self.socket.socket.try_send(b"DETACH");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that answers every command with `reply` (after an event), or never
+    /// when `reply` is `None`.
+    async fn peer(dir: &Path, reply: Option<Vec<u8>>) -> PathBuf {
+        let path = dir.join("wlan0");
+        let server = UnixDatagram::bind(&path).unwrap();
+        tokio::spawn(async move {
+            let mut buffer = [0u8; 2048];
+            while let Ok((_, from)) = server.recv_from(&mut buffer).await {
+                let Some(from) = from.as_pathname() else {
+                    continue;
+                };
+                if let Some(reply) = &reply {
+                    let _ = server.send_to(b"<3>CTRL-EVENT-SCAN-STARTED ", from).await;
+                    let _ = server.send_to(reply, from).await;
+                }
+            }
+        });
+        path
+    }
+
+    fn temp_dir() -> PathBuf {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "netcore-wpa-ctrl-test-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn replies_skip_events_and_are_bounded() {
+        let dir = temp_dir();
+        let socket = CtrlSocket::connect(peer(&dir, Some(b"PONG\n".to_vec())).await)
+            .await
+            .unwrap();
+        assert_eq!(socket.request("PING").await.unwrap(), "PONG");
+        socket.ping().await.unwrap();
+        // Not OK: an error naming the command.
+        let e = socket.select_network(3).await.unwrap_err();
+        assert_eq!(e.code(), 2_100_002);
+        assert!(e.to_string().contains("SELECT_NETWORK 3"), "{e}");
+        for bad in ["PING\nSTATUS", &"X".repeat(MAX_COMMAND_LEN + 1)] {
+            assert_eq!(socket.request(bad).await.unwrap_err().code(), 2_100_001);
+        }
+        let e = socket.set_network(0, "ssid x", "\"a\"").await.unwrap_err();
+        assert_eq!(e.code(), 2_100_001);
+
+        let huge_dir = temp_dir();
+        let huge = CtrlSocket::connect(peer(&huge_dir, Some(vec![b'a'; 20_000])).await)
+            .await
+            .unwrap();
+        let e = huge.request("STATUS").await.unwrap_err();
+        assert_eq!(e.code(), 2_100_002);
+        assert!(e.to_string().contains("at most 8192"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(huge_dir);
+    }
+
+    #[tokio::test]
+    async fn silent_or_missing_peers_are_service_errors() {
+        let dir = temp_dir();
+        let e = CtrlSocket::connect(dir.join("nothing")).await.unwrap_err();
+        assert_eq!(e.code(), 2_100_002);
+        assert!(e.to_string().contains("nothing"), "{e}");
+        let silent = CtrlSocket::connect(peer(&dir, None).await).await.unwrap();
+        let e = silent.request("PING").await.unwrap_err();
+        assert_eq!(e.code(), 2_100_002);
+        assert!(e.to_string().contains("reply to PING"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

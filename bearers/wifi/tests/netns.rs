@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netcore::{Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink};
+use netcore::{
+    ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink,
+};
 use netcore_bearer_wifi::testing::{TempDir, WpaSupplicant, wpa_supplicant_installed};
 use netcore_bearer_wifi::{WifiBearer, WifiConfig};
 use netcore_link::testing::{NetNs, skip_unless_root};
@@ -17,6 +19,7 @@ const INTERFACE: &str = "w0";
 /// The bearer run in the namespace the way the host runs it: again 100 ms after
 /// each failure. Stopped when dropped.
 struct Runner {
+    bearer: WifiBearer,
     events: mpsc::Receiver<(BearerEvent, Instant)>,
     results: mpsc::Receiver<netcore::Result<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -32,6 +35,7 @@ impl Runner {
             ..WifiConfig::default()
         };
         let bearer = WifiBearer::new(config).unwrap();
+        let running = bearer.clone();
         let (events_tx, events) = mpsc::channel();
         let (results_tx, results) = mpsc::channel();
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -41,7 +45,7 @@ impl Runner {
             });
             loop {
                 tokio::select! {
-                    result = bearer.run(sink.clone()) => {
+                    result = running.run(sink.clone()) => {
                         let _ = results_tx.send(result);
                     }
                     _ = &mut stopped => return,
@@ -50,6 +54,7 @@ impl Runner {
             }
         });
         Self {
+            bearer,
             events,
             results,
             stop: Some(stop),
@@ -165,6 +170,27 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     runner.gone("wpa_cli disconnect");
     assert_eq!(wpa.cli("reconnect").trim(), "OK");
     assert_wifi_network(&runner.appeared("wpa_cli reconnect"));
+
+    // Activation by network id: an unknown id is refused, id 0 is selected and
+    // connects.
+    assert_eq!(wpa.cli("disconnect").trim(), "OK");
+    runner.gone("wpa_cli disconnect before activation");
+    let activate = |id: &str| {
+        let request = ActivationRequest {
+            request: 1,
+            identifier: Some(id.into()),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(runner.bearer.activate(request))
+    };
+    let e = activate("7").unwrap_err();
+    assert_eq!(e.code(), 2_100_001, "{e}");
+    assert!(wpa.cli("status").contains("wpa_state=DISCONNECTED"));
+    activate("0").unwrap();
+    assert_wifi_network(&runner.appeared("activation of network 0"));
 
     // Killed without a word (SIGKILL): PING notices.
     drop(wpa);
