@@ -848,7 +848,16 @@ impl Engine {
         for id in ids {
             let _ = self.unregister(id, now);
         }
-        self.apps.remove(&app);
+        if self
+            .apps
+            .remove(&app)
+            .is_some_and(|state| !state.bound.is_none())
+        {
+            self.act(Action::AppNetworkChanged {
+                app,
+                net: NetHandle::NONE,
+            });
+        }
     }
 
     fn request_timed_out(&mut self, id: ConnectionId) {

@@ -952,7 +952,14 @@ fn remove_app_drops_its_requests_and_binding() {
     let w = h.up("wlan0", wifi());
     let conn = h.register(None, 0);
     h.engine.set_app_net(APP, w).unwrap();
+    h.sync();
+    h.take_actions();
     h.engine.remove_app(APP, h.now);
+    h.sync();
+    assert!(h.take_actions().contains(&Action::AppNetworkChanged {
+        app: APP,
+        net: NetHandle::NONE
+    }));
     assert_eq!(h.engine.request_count(APP), 0);
     assert_eq!(h.engine.app_net(APP), NetHandle::NONE);
     assert_eq!(
