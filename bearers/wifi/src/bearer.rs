@@ -263,8 +263,8 @@ impl WifiBearer {
         }
     }
 
-    /// A command socket to each interface of the running bearer (or the configured
-    /// ones when it does not run).
+    /// The interfaces that activation and release talk to: those the running bearer
+    /// is attached to, else the configured ones.
     fn target_interfaces(&self) -> Vec<String> {
         let attached = self.attached.lock().map(|a| a.clone()).unwrap_or_default();
         if attached.is_empty() {

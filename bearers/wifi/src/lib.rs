@@ -16,10 +16,14 @@
 //!
 //! wpa_supplicant's events (`CTRL-EVENT-CONNECTED`, `CTRL-EVENT-DISCONNECTED`, ...)
 //! make the bearer ask STATUS again; a PING every `ping_interval_ms` notices a peer
-//! that died silently. When wpa_supplicant goes away (socket gone,
+//! that died silently, and the signal is polled with it (a changed quality is a
+//! `Changed` report). When wpa_supplicant goes away (socket gone,
 //! `CTRL-EVENT-TERMINATING`, PING unanswered) every network is reported `Gone` and
 //! [`netcore::Bearer::run`] returns [`netcore::Error::Service`]; run again (the host
-//! does, with backoff), it attaches anew.
+//! does, with backoff), it attaches anew. An interface without a control socket at
+//! start is the same error, and so is a change of the kernel's wireless interfaces
+//! when they are not configured (the next run attaches to the new set). Replies and
+//! events that do not parse are logged and ignored.
 //!
 //! An activation request for a network id selects it (`SELECT_NETWORK`); releasing
 //! does nothing unless `release_disconnects` is configured.

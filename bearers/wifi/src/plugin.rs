@@ -16,3 +16,29 @@ impl ExportBearer for WifiBearer {
 }
 
 netcore::export_bearer!(WifiBearer);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcore::Bearer;
+
+    #[test]
+    fn config_crosses_as_json() {
+        let bearer = WifiBearer::from_config(serde_json::Value::Null).unwrap();
+        assert_eq!(bearer.config(), &WifiConfig::default());
+        assert_eq!(bearer.bearer_type(), WifiBearer::BEARER_TYPE);
+        let bearer =
+            WifiBearer::from_config(serde_json::json!({"interfaces": ["wlan1"], "metered": true}))
+                .unwrap();
+        assert_eq!(bearer.config().interfaces, ["wlan1"]);
+        assert!(bearer.config().metered);
+        for bad in [
+            serde_json::json!({"interface": "wlan0"}),
+            serde_json::json!({"ping_interval_ms": 1}),
+            serde_json::json!([1]),
+        ] {
+            let e = WifiBearer::from_config(bad.clone()).unwrap_err();
+            assert_eq!(e.code(), 2_100_001, "{bad}: {e}");
+        }
+    }
+}
