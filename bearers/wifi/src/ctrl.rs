@@ -5,6 +5,7 @@
 //! [`CtrlSocket`] sends commands and reads their replies; [`CtrlSocket::attach`]
 //! turns a socket into a [`Monitor`] that receives unsolicited events.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::protocol::{
 
 /// How long a command waits for its reply.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a command waiting for its reply checks that the peer's socket is
+/// still there.
+pub const PEER_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// The longest command accepted, in bytes.
 pub const MAX_COMMAND_LEN: usize = 1024;
 
@@ -29,6 +33,8 @@ pub struct CtrlSocket {
     peer: PathBuf,
     /// One request at a time, so that replies are not mixed up.
     busy: tokio::sync::Mutex<()>,
+    /// The device and inode of the peer's socket file when connected.
+    peer_file: Option<(u64, u64)>,
 }
 
 fn peer_error(peer: &Path, what: &str, e: impl std::fmt::Display) -> Error {
@@ -51,11 +57,13 @@ impl CtrlSocket {
         let _ = std::fs::remove_file(&local);
         let socket = UnixDatagram::bind(&local)
             .map_err(|e| peer_error(&peer, &format!("binding {}", local.display()), e))?;
+        let peer_file = std::fs::metadata(&peer).ok().map(|m| (m.dev(), m.ino()));
         let this = Self {
             socket,
             local,
             peer,
             busy: tokio::sync::Mutex::new(()),
+            peer_file,
         };
         this.socket
             .connect(&this.peer)
@@ -72,7 +80,8 @@ impl CtrlSocket {
     /// Unsolicited events (`<N>...`) that arrive meanwhile are skipped, and so are
     /// late replies to earlier commands that timed out. Concurrent calls wait for
     /// each other. No reply
-    /// within [`REQUEST_TIMEOUT`], a send or receive failure, or an oversized reply is
+    /// within [`REQUEST_TIMEOUT`] (or the peer's socket closing meanwhile, checked
+    /// every [`PEER_CHECK_INTERVAL`]), a send or receive failure, or an oversized reply is
     /// [`Error::Service`]; a command with control characters or over
     /// [`MAX_COMMAND_LEN`] bytes is [`Error::InvalidValue`].
     pub async fn request(&self, command: &str) -> Result<String, Error> {
@@ -108,15 +117,41 @@ impl CtrlSocket {
                 return protocol::reply_text(name, bytes).map(str::to_owned);
             }
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, receive)
-            .await
-            .map_err(|_| {
-                peer_error(
+        tokio::pin!(receive);
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            if let Ok(reply) = tokio::time::timeout(PEER_CHECK_INTERVAL, &mut receive).await {
+                return reply;
+            }
+            // A datagram peer that dies says nothing: look for it instead of waiting
+            // out the whole timeout.
+            if !self.peer_is_alive() {
+                return Err(peer_error(
+                    &self.peer,
+                    &format!("reply to {name}"),
+                    "the peer's socket closed",
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(peer_error(
                     &self.peer,
                     &format!("reply to {name}"),
                     format!("none within {REQUEST_TIMEOUT:?}"),
-                )
-            })?
+                ));
+            }
+        }
+    }
+
+    /// Whether the socket this one is connected to still exists: its file is the
+    /// same one and accepts connections (a killed process leaves its file behind, a
+    /// restarted one replaces it).
+    fn peer_is_alive(&self) -> bool {
+        let same_file =
+            std::fs::metadata(&self.peer).is_ok_and(|m| Some((m.dev(), m.ino())) == self.peer_file);
+        same_file
+            && std::os::unix::net::UnixDatagram::unbound()
+                .and_then(|probe| probe.connect(&self.peer))
+                .is_ok()
     }
 
     async fn request_ok(&self, command: &str) -> Result<(), Error> {
@@ -350,6 +385,26 @@ mod tests {
         let e = silent.request("PING").await.unwrap_err();
         assert_eq!(e.code(), 2_100_002);
         assert!(e.to_string().contains("reply to PING"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_peer_dying_during_a_request_is_noticed_before_the_timeout() {
+        let dir = temp_dir();
+        let path = dir.join("wlan0");
+        let server = UnixDatagram::bind(&path).unwrap();
+        let socket = CtrlSocket::connect(&path).await.unwrap();
+        let (e, ()) = tokio::join!(
+            async { socket.request("STATUS").await.unwrap_err() },
+            async {
+                // The command arrives; the peer dies without answering (its file stays).
+                let mut buffer = [0u8; 64];
+                server.recv(&mut buffer).await.unwrap();
+                drop(server);
+            }
+        );
+        assert_eq!(e.code(), 2_100_002);
+        assert!(e.to_string().contains("the peer's socket closed"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -126,6 +126,10 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
         println!("skipped: wpa_supplicant is not installed and apt-get could not install it");
         return;
     }
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("netcore_bearer_wifi=info")
+        .try_init();
     let ns = NetNs::create().unwrap();
     let dir = TempDir::new().unwrap();
     ns.add_veth(INTERFACE, "w0p").unwrap();
