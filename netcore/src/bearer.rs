@@ -5,6 +5,7 @@
 //! those reports into networks with netIds; it can ask a bearer to activate a network
 //! for a request (a SIM slot, a Wi-Fi network id) and to release one nobody needs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -119,6 +120,32 @@ pub enum BearerEvent {
     },
 }
 
+/// The reports that take a consumer from the networks `old` to the networks `new`
+/// (both by key): `Gone` first, then `Appeared` and `Changed` in key order. Bearers
+/// that recompute their networks from a snapshot (the kernel's, wpa_supplicant's)
+/// report with it.
+pub fn diff_reports(
+    old: &BTreeMap<String, NetworkInfo>,
+    new: &BTreeMap<String, NetworkInfo>,
+) -> Vec<BearerEvent> {
+    let gone = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|key| BearerEvent::Gone { key: key.clone() });
+    let came = new.iter().filter_map(|(key, info)| match old.get(key) {
+        None => Some(BearerEvent::Appeared {
+            key: key.clone(),
+            info: info.clone(),
+        }),
+        Some(before) if before != info => Some(BearerEvent::Changed {
+            key: key.clone(),
+            info: info.clone(),
+        }),
+        Some(_) => None,
+    });
+    gone.chain(came).collect()
+}
+
 /// A request to a bearer to bring up a network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivationRequest {
@@ -184,5 +211,44 @@ pub trait Bearer: Send + Sync + 'static {
     async fn release(&self, key: &str) -> Result<()> {
         let _ = key;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_reports_gone_then_appeared_and_changed() {
+        let info = |name: &str, mtu: u32| {
+            let mut i = NetworkInfo::new(NetBearType::Ethernet, name);
+            i.properties.mtu = mtu;
+            i
+        };
+        let old: BTreeMap<_, _> = [
+            ("a".to_string(), info("a", 1500)),
+            ("b".into(), info("b", 1500)),
+        ]
+        .into();
+        let new: BTreeMap<_, _> = [
+            ("b".to_string(), info("b", 1400)),
+            ("c".into(), info("c", 1500)),
+        ]
+        .into();
+        assert_eq!(
+            diff_reports(&old, &new),
+            vec![
+                BearerEvent::Gone { key: "a".into() },
+                BearerEvent::Changed {
+                    key: "b".into(),
+                    info: info("b", 1400)
+                },
+                BearerEvent::Appeared {
+                    key: "c".into(),
+                    info: info("c", 1500)
+                },
+            ]
+        );
+        assert!(diff_reports(&new, &new).is_empty());
     }
 }

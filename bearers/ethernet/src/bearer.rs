@@ -7,7 +7,7 @@ use netcore::{Bearer, NetBearType, NetworkInfo, ReportSink, Result};
 use netcore_link::{LinkEvent, LinkWatcher, SysfsNet};
 
 use crate::config::EthernetConfig;
-use crate::network::{diff, networks};
+use crate::network::networks;
 use crate::pattern::InterfaceFilter;
 
 /// The Ethernet bearer.
@@ -57,7 +57,7 @@ impl Bearer for EthernetBearer {
         let mut reported: BTreeMap<String, NetworkInfo> = BTreeMap::new();
         let mut sync = |watcher: &LinkWatcher| {
             let current = networks(watcher.state(), &self.config, &self.filter);
-            for event in diff(&reported, &current) {
+            for event in netcore::bearer::diff_reports(&reported, &current) {
                 tracing::debug!(?event, "ethernet report");
                 sink.report(event);
             }

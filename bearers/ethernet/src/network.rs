@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use netcore::{BearerEvent, LinkAddress, NetAddress, NetBearType, NetworkInfo, RouteInfo};
+use netcore::{LinkAddress, NetAddress, NetBearType, NetworkInfo, RouteInfo};
 use netcore_link::properties::{connection_properties, limit_lists};
 use netcore_link::{Link, LinkKind, LinkState};
 
@@ -87,30 +87,6 @@ pub fn networks(
             )
         })
         .collect()
-}
-
-/// The reports that take a consumer from `old` to `new`: `Gone` for networks that
-/// went, then `Appeared` for new ones and `Changed` for changed ones, by name.
-pub fn diff(
-    old: &BTreeMap<String, NetworkInfo>,
-    new: &BTreeMap<String, NetworkInfo>,
-) -> Vec<BearerEvent> {
-    let gone = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|key| BearerEvent::Gone { key: key.clone() });
-    let came = new.iter().filter_map(|(key, info)| match old.get(key) {
-        None => Some(BearerEvent::Appeared {
-            key: key.clone(),
-            info: info.clone(),
-        }),
-        Some(before) if before != info => Some(BearerEvent::Changed {
-            key: key.clone(),
-            info: info.clone(),
-        }),
-        Some(_) => None,
-    });
-    gone.chain(came).collect()
 }
 
 #[cfg(test)]
@@ -320,40 +296,5 @@ mod tests {
         let only_eth = InterfaceFilter::new(&["eth*"], &[]).unwrap();
         let names: Vec<_> = networks(&s, &config, &only_eth).into_keys().collect();
         assert_eq!(names, ["eth0"]);
-    }
-
-    #[test]
-    fn diff_reports_gone_then_appeared_and_changed() {
-        let info = |name: &str, mtu: u32| {
-            let mut i = NetworkInfo::new(NetBearType::Ethernet, name);
-            i.properties.mtu = mtu;
-            i
-        };
-        let old: BTreeMap<_, _> = [
-            ("a".to_string(), info("a", 1500)),
-            ("b".into(), info("b", 1500)),
-        ]
-        .into();
-        let new: BTreeMap<_, _> = [
-            ("b".to_string(), info("b", 1400)),
-            ("c".into(), info("c", 1500)),
-        ]
-        .into();
-        let events = diff(&old, &new);
-        assert_eq!(
-            events,
-            vec![
-                BearerEvent::Gone { key: "a".into() },
-                BearerEvent::Changed {
-                    key: "b".into(),
-                    info: info("b", 1400)
-                },
-                BearerEvent::Appeared {
-                    key: "c".into(),
-                    info: info("c", 1500)
-                },
-            ]
-        );
-        assert!(diff(&new, &new).is_empty());
     }
 }

@@ -200,7 +200,7 @@ impl WifiBearer {
         ticks.tick().await;
         loop {
             let current = self.networks(watcher.state(), peers);
-            for event in diff(reported, &current) {
+            for event in netcore::bearer::diff_reports(reported, &current) {
                 tracing::debug!(?event, "wifi report");
                 sink.report(event);
             }
@@ -375,28 +375,4 @@ impl Bearer for WifiBearer {
             .disconnect()
             .await
     }
-}
-
-/// The reports that take a consumer from `old` to `new`: `Gone`, then `Appeared`
-/// and `Changed`, by key.
-fn diff(
-    old: &BTreeMap<String, NetworkInfo>,
-    new: &BTreeMap<String, NetworkInfo>,
-) -> Vec<BearerEvent> {
-    let gone = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|key| BearerEvent::Gone { key: key.clone() });
-    let came = new.iter().filter_map(|(key, info)| match old.get(key) {
-        None => Some(BearerEvent::Appeared {
-            key: key.clone(),
-            info: info.clone(),
-        }),
-        Some(before) if before != info => Some(BearerEvent::Changed {
-            key: key.clone(),
-            info: info.clone(),
-        }),
-        Some(_) => None,
-    });
-    gone.chain(came).collect()
 }
