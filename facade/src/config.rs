@@ -40,6 +40,10 @@ pub struct Config {
     /// Whether the Ethernet bearer linked into this build runs (turn it off to run
     /// the Ethernet plugin instead).
     pub builtin_ethernet: bool,
+    /// The Wi-Fi bearer (wpa_supplicant).
+    pub wifi: netcore_bearer_wifi::WifiConfig,
+    /// Whether the Wi-Fi bearer linked into this build runs.
+    pub builtin_wifi: bool,
     /// Bearer plugins.
     pub plugins: PluginSettings,
     /// HTTP proxy and PAC.
@@ -69,6 +73,8 @@ impl Default for Config {
             engine: EngineSettings::default(),
             ethernet: EthernetConfig::default(),
             builtin_ethernet: true,
+            wifi: netcore_bearer_wifi::WifiConfig::default(),
+            builtin_wifi: true,
             plugins: PluginSettings::default(),
             proxy: ProxySettings::default(),
             validation: netcore_probe::ValidatorConfig::default(),
@@ -208,6 +214,7 @@ impl Config {
             toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
         config.engine.engine_config()?;
         config.ethernet.check()?;
+        netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
         netcore_probe::Validator::new(config.validation.clone())?;
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;

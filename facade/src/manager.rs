@@ -378,7 +378,8 @@ impl NetManager {
         }
     }
 
-    /// The embedded runtime: the engine with the Ethernet bearer linked in and the
+    /// The embedded runtime: the engine with the Ethernet and Wi-Fi bearers linked in
+    /// (each can be turned off in the configuration) and the
     /// plugins of the plugin directory, observing the host (it changes no routes
     /// unless `manage` is set). Plugins that are refused are logged and left out.
     /// Must be called on a tokio runtime. It returns once the bearers' first reports
@@ -392,6 +393,10 @@ impl NetManager {
         if config.builtin_ethernet {
             let ethernet = netcore_bearer_ethernet::EthernetBearer::new(config.ethernet.clone())?;
             builder = builder.bearer(Arc::new(ethernet));
+        }
+        if config.builtin_wifi {
+            let wifi = netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
+            builder = builder.bearer(Arc::new(wifi));
         }
         let mut statuses = Vec::new();
         if let Some(dir) = config.plugins.effective_dir() {

@@ -29,6 +29,10 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         test: "netns",
     },
     SystemSuite {
+        package: "netcore-bearer-wifi",
+        test: "netns",
+    },
+    SystemSuite {
         package: "netcore-dns",
         test: "netns",
     },
@@ -40,12 +44,16 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         package: "netcore-facade",
         test: "system_ethernet",
     },
+    SystemSuite {
+        package: "netcore-facade",
+        test: "system_wifi",
+    },
 ];
 
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS
 /// servers in the upstream namespaces (dnsmasq), packet loss and silent routers
-/// where the kernel has no netem (nftables).
-const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base", "nftables"];
+/// where the kernel has no netem (nftables), a real Wi-Fi peer (wpasupplicant).
+const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base", "nftables", "wpasupplicant"];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
