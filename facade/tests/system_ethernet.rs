@@ -11,6 +11,7 @@ use std::time::Duration;
 use netcore::NetHandle;
 use netcore::engine::NetEvent;
 use netcore::engine::NetworkSnapshot;
+use netcore::plugin::testing::build_plugins;
 use netcore_facade::{Config, NetConnection, NetManager};
 use netcore_link::testing::{NetNs, skip_unless_root};
 use serde_json::Value;
@@ -20,30 +21,18 @@ use serde_json::Value;
 fn built_plugins() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().join("fixtures");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let status = Command::new(cargo)
-            .current_dir(workspace)
-            .args(["build", "--quiet", "--target-dir"])
-            .arg(&target)
-            .args([
-                "-p",
-                "netcore-bearer-ethernet",
-                "--features",
-                "netcore-bearer-ethernet/plugin",
-            ])
-            .args([
-                "-p",
-                "netcore-fixture-panicking-plugin",
-                "-p",
-                "netcore-fixture-bad-abi-plugin",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the plugins failed");
-        target.join("debug")
+        let packages = [
+            "-p",
+            "netcore-bearer-ethernet",
+            "--features",
+            "netcore-bearer-ethernet/plugin",
+            "-p",
+            "netcore-fixture-panicking-plugin",
+            "-p",
+            "netcore-fixture-bad-abi-plugin",
+        ];
+        build_plugins(workspace, &packages).expect("the plugins build")
     })
 }
 

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use netcore::plugin::testing::build_plugins;
 use netcore::plugin::{load_plugin, load_plugins};
 use netcore::{ActivationRequest, Bearer, BearerEvent, NetBearType, NetworkInfo, ReportSink};
 use serde_json::json;
@@ -14,27 +15,19 @@ use serde_json::json;
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let target = exe.ancestors().nth(3).unwrap().to_path_buf();
-        let fixture_target = target.join("fixtures");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let status = std::process::Command::new(cargo)
-            .current_dir(workspace)
-            .args(["build", "--quiet", "--target-dir"])
-            .arg(&fixture_target)
-            .args([
+        build_plugins(
+            workspace,
+            &[
                 "-p",
                 "netcore-fixture-sim-plugin",
                 "-p",
                 "netcore-fixture-panicking-plugin",
                 "-p",
                 "netcore-fixture-bad-abi-plugin",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the fixture plugins failed");
-        fixture_target.join("debug")
+            ],
+        )
+        .expect("the fixture plugins build")
     })
 }
 

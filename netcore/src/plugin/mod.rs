@@ -33,6 +33,8 @@ use crate::model::NetBearType;
 
 pub mod export;
 mod host;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use host::{PluginBearer, load_plugin, load_plugin_with, load_plugins};
 
