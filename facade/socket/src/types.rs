@@ -128,9 +128,8 @@ pub struct ExtraOptions {
 pub struct SocketLinger {
     /// Whether lingering is on.
     pub on: bool,
-    /// Linger time, 0 to 65535. It is given to `SO_LINGER` as is, whose unit on Linux
-    /// is seconds (the seed calls it ms; its reference implementation passes it through
-    /// likewise).
+    /// Linger time in ms, 0 to 65535 (seed). `SO_LINGER` counts whole seconds, so it
+    /// is rounded up (10 ms lingers 1 s; only 0 means "reset at once").
     pub linger: u32,
 }
 
@@ -248,7 +247,7 @@ impl TcpExtraOptions {
         if let Some(linger) = self.socket_linger {
             let value = linger
                 .on
-                .then(|| Duration::from_secs(u64::from(linger.linger)));
+                .then(|| Duration::from_secs(u64::from(linger.linger.div_ceil(1000))));
             socket
                 .set_linger(value)
                 .map_err(|e| io_error("setting SO_LINGER", e))?;
