@@ -1,0 +1,305 @@
+//! System tests (root): real TUN devices in a network namespace, established through
+//! the bearer running inside it, carrying real ICMP through a forwarder in the test.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use netcore::{Bearer, BearerEvent, LinkAddress, NetBearType, NetCap, NetworkInfo, ReportSink};
+use netcore_bearer_vpn::testing::echo_pings;
+use netcore_bearer_vpn::{CoveredApps, VpnBearer, VpnConfig, VpnSpec};
+use netcore_link::testing::{NetNs, skip_unless_root};
+use netcore_link::{LinkClient, LinkError};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// How long a test waits for something that should happen at once (a liveness bound,
+/// not a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn spec() -> VpnSpec {
+    let mut spec = VpnSpec::new(LinkAddress::new(ip("10.99.0.1"), 24).unwrap());
+    spec.routes.push((ip("10.98.0.0"), 24));
+    spec.dns.push(ip("10.98.0.53"));
+    spec.disallowed_apps.push(10_999);
+    spec
+}
+
+/// Starts the bearer's `run` and returns the receiver of its reports.
+fn start(bearer: &VpnBearer) -> UnboundedReceiver<BearerEvent> {
+    let (tx, rx) = unbounded_channel();
+    let runner = bearer.clone();
+    tokio::spawn(async move {
+        let sink = ReportSink::new(move |event| {
+            let _ = tx.send(event);
+        });
+        if let Err(e) = runner.run(sink).await {
+            panic!("the bearer failed: {e}");
+        }
+    });
+    rx
+}
+
+async fn next(rx: &mut UnboundedReceiver<BearerEvent>) -> BearerEvent {
+    tokio::time::timeout(PATIENCE, rx.recv())
+        .await
+        .expect("no report from the bearer in time")
+        .expect("the bearer stopped reporting")
+}
+
+/// Waits for reports of `key` until its network has the spec's address and route;
+/// checks that the first report of it is `Appeared`.
+async fn wait_configured(rx: &mut UnboundedReceiver<BearerEvent>, key: &str) -> NetworkInfo {
+    let mut appeared = false;
+    loop {
+        match next(rx).await {
+            BearerEvent::Appeared { key: k, info } if k == key => {
+                appeared = true;
+                if configured(&info) {
+                    return info;
+                }
+            }
+            BearerEvent::Changed { key: k, info } if k == key => {
+                assert!(appeared, "Changed before Appeared for {key}");
+                if configured(&info) {
+                    return info;
+                }
+            }
+            other => panic!("unexpected report {other:?}"),
+        }
+    }
+}
+
+fn configured(info: &NetworkInfo) -> bool {
+    let p = &info.properties;
+    p.link_addresses
+        .iter()
+        .any(|a| a.address().ip() == ip("10.99.0.1") && a.prefix_length() == 24)
+        && p.routes
+            .iter()
+            .any(|r| r.destination.address().ip() == ip("10.98.0.0"))
+}
+
+async fn wait_gone(rx: &mut UnboundedReceiver<BearerEvent>, key: &str) {
+    loop {
+        match next(rx).await {
+            BearerEvent::Gone { key: k } if k == key => return,
+            BearerEvent::Changed { key: k, .. } if k == key => {}
+            other => panic!("unexpected report {other:?}"),
+        }
+    }
+}
+
+/// Waits until the kernel has no interface `name`.
+async fn wait_no_link(name: &str) {
+    let link = LinkClient::connect().unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match link.link_by_name(name).await {
+            Err(LinkError::NoSuchLink(_)) => return,
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => panic!("{name} is still in the kernel: {other:?}"),
+        }
+    }
+}
+
+/// Pings 10.98.0.5 three times from the namespace with `ping` (when installed),
+/// then three times with a raw ICMP socket of the test (always, so that a machine
+/// without `ping` still carries real ICMP). Returns what happened; panics unless
+/// every echo was answered.
+async fn ping_through_the_vpn(namespace: &str) -> String {
+    let mut result = String::new();
+    let has_ping = std::process::Command::new("ping")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_ping {
+        let out = tokio::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                namespace,
+                "ping",
+                "-c",
+                "3",
+                "-W",
+                "1",
+                "10.98.0.5",
+            ])
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && stdout.contains(" 0% packet loss"),
+            "ping failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        result.push_str(&stdout);
+    } else {
+        result.push_str("ping is not installed (iputils-ping): raw ICMP socket only\n");
+    }
+    // Created on this thread, so inside the namespace; used on a blocking thread.
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::RAW,
+        Some(socket2::Protocol::ICMPV4),
+    )
+    .unwrap();
+    let raw = tokio::task::spawn_blocking(move || raw_ping(&socket, 3))
+        .await
+        .unwrap();
+    result.push_str(&raw);
+    result
+}
+
+/// Sends `count` echo requests to 10.98.0.5 and waits for each reply.
+fn raw_ping(socket: &socket2::Socket, count: u16) -> String {
+    use std::io::Read;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let to = socket2::SockAddr::from(std::net::SocketAddr::new(ip("10.98.0.5"), 0));
+    for seq in 1..=count {
+        let mut request = vec![8, 0, 0, 0, 0x4e, 0x43, 0, seq as u8, b'v', b'p', b'n', b'!'];
+        let c = netcore_bearer_vpn::testing::internet_checksum(&request);
+        request[2..4].copy_from_slice(&c.to_be_bytes());
+        socket.send_to(&request, &to).unwrap();
+        let mut answered = false;
+        for _ in 0..10 {
+            let mut reply = [0u8; 1500];
+            // socket2's `Read` fills a plain buffer (no `MaybeUninit`).
+            let Ok(len) = (&mut &*socket).read(&mut reply) else {
+                break;
+            };
+            let reply = &reply[..len];
+            let header = usize::from(reply[0] & 0x0f) * 4;
+            if reply.get(header) == Some(&0) && reply.get(header + 7) == Some(&(seq as u8)) {
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "no echo reply to request {seq}");
+    }
+    format!("{count} packets transmitted, {count} received, 0% packet loss (raw socket)")
+}
+
+#[test]
+fn vpn_in_a_namespace_carries_icmp_and_goes_when_closed() {
+    if skip_unless_root() {
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("netcore_bearer_vpn=debug")
+        .with_test_writer()
+        .try_init();
+    let ns = NetNs::create().unwrap();
+    let namespace = ns.name().to_owned();
+    ns.run_async(|| async move {
+        let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
+        let mut reports = start(&bearer);
+        let tunnel = bearer.establish(10_123, spec()).await.unwrap();
+        let name = tunnel.name().to_owned();
+        assert!(name.starts_with("vpn"), "{name}");
+        assert_eq!(tunnel.owner(), 10_123);
+
+        // The facade's view.
+        assert_eq!(bearer.owner_of(&name), Some(10_123));
+        assert_eq!(bearer.vpn_apps(), vec![10_123]);
+        bearer.require_vpn_app(10_123).unwrap();
+        assert_eq!(
+            bearer.require_vpn_app(10_000).unwrap_err().code(),
+            2_100_301
+        );
+        let covered = bearer.covered_apps(&name).unwrap();
+        assert_eq!(covered, CoveredApps::AllExcept([10_999].into()));
+        assert!(covered.covers(10_000) && !covered.covers(10_999));
+
+        // The network: a VPN without NOT_VPN, with the kernel's address and route.
+        let info = wait_configured(&mut reports, &name).await;
+        assert_eq!(info.bearer_type, NetBearType::Vpn);
+        assert!(info.capabilities.contains(NetCap::Internet));
+        assert!(!info.capabilities.contains(NetCap::NotVpn));
+        assert_eq!(info.properties.interface_name, name);
+        assert_eq!(info.properties.mtu, 1500);
+        assert_eq!(
+            info.properties
+                .dnses
+                .iter()
+                .map(|d| d.ip())
+                .collect::<Vec<_>>(),
+            vec![ip("10.98.0.53")]
+        );
+
+        // Real ICMP through the TUN device: the test answers the echo requests.
+        let result = tokio::select! {
+            answered = echo_pings(&tunnel) => panic!("the tunnel failed: {answered:?}"),
+            result = ping_through_the_vpn(&namespace) => result,
+        };
+        println!("{result}");
+
+        // Closing: Gone, forgotten, and the device is gone from the kernel.
+        tunnel.close();
+        wait_gone(&mut reports, &name).await;
+        assert_eq!(bearer.owner_of(&name), None);
+        assert!(bearer.vpn_apps().is_empty());
+        wait_no_link(&name).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn refusals_and_a_descriptor_handed_on() {
+    if skip_unless_root() {
+        return;
+    }
+    let ns = NetNs::create().unwrap();
+    ns.run_async(|| async move {
+        let config = VpnConfig {
+            max_tunnels_per_app: 1,
+            ..VpnConfig::default()
+        };
+        let bearer = VpnBearer::new(config).unwrap();
+        let mut reports = start(&bearer);
+
+        // A name in use is 2100001 and leaves nothing behind.
+        let mut named = spec();
+        named.name = Some("lo".into());
+        assert_eq!(
+            bearer.establish(1, named).await.unwrap_err().code(),
+            2_100_001
+        );
+        assert!(bearer.vpns().is_empty());
+
+        // A named tunnel; a second one of the same app is over its quota (2101022).
+        let mut named = spec();
+        named.name = Some("nctun7".into());
+        let tunnel = bearer.establish(1, named).await.unwrap();
+        assert_eq!(tunnel.name(), "nctun7");
+        let e = bearer.establish(1, spec()).await.unwrap_err();
+        assert_eq!(e.code(), 2_101_022, "{e}");
+        wait_configured(&mut reports, "nctun7").await;
+
+        // The descriptor handed on (as to the app's process): the VPN lives while
+        // it is open, and goes when it closes.
+        let fd = tunnel.into_owned_fd().unwrap();
+        assert_eq!(bearer.owner_of("nctun7"), Some(1));
+        drop(fd);
+        wait_gone(&mut reports, "nctun7").await;
+        wait_no_link("nctun7").await;
+        assert_eq!(bearer.owner_of("nctun7"), None);
+
+        // Another app; dropping its tunnel is closing it.
+        let tunnel = bearer.establish(2, spec()).await.unwrap();
+        let name = tunnel.name().to_owned();
+        wait_configured(&mut reports, &name).await;
+        drop(tunnel);
+        wait_gone(&mut reports, &name).await;
+        assert!(bearer.vpns().is_empty());
+    })
+    .unwrap();
+}
