@@ -293,10 +293,31 @@ fn refusals_and_a_descriptor_handed_on() {
         wait_no_link("nctun7").await;
         assert_eq!(bearer.owner_of("nctun7"), None);
 
-        // Another app; dropping its tunnel is closing it.
-        let tunnel = bearer.establish(2, spec()).await.unwrap();
+        // Another app, with IPv6 too; dropping its tunnel is closing it.
+        let mut dual = spec();
+        dual.addresses
+            .push(LinkAddress::new(ip("fd00:99::1"), 64).unwrap());
+        dual.routes.push((ip("fd00:98::"), 64));
+        dual.mtu = 1400;
+        let tunnel = bearer.establish(2, dual).await.unwrap();
         let name = tunnel.name().to_owned();
-        wait_configured(&mut reports, &name).await;
+        let mut info = wait_configured(&mut reports, &name).await;
+        let has_ipv6 = |info: &NetworkInfo| {
+            let p = &info.properties;
+            p.link_addresses
+                .iter()
+                .any(|a| a.address().ip() == ip("fd00:99::1"))
+                && p.routes
+                    .iter()
+                    .any(|r| r.destination.address().ip() == ip("fd00:98::"))
+        };
+        while !has_ipv6(&info) {
+            match next(&mut reports).await {
+                BearerEvent::Changed { key, info: now } if key == name => info = now,
+                other => panic!("unexpected report {other:?}"),
+            }
+        }
+        assert_eq!(info.properties.mtu, 1400);
         drop(tunnel);
         wait_gone(&mut reports, &name).await;
         assert!(bearer.vpns().is_empty());
