@@ -334,6 +334,42 @@ mod tests {
         assert!(s.covered_apps().covers(10_000));
     }
 
+    proptest::proptest! {
+        /// Any addresses, routes, MTU and lists: `check` answers without panicking,
+        /// and whatever it accepts keeps the documented bounds.
+        #[test]
+        fn check_never_panics(
+            v4 in proptest::collection::vec((proptest::num::u32::ANY, 0u8..=40), 0..4),
+            routes in proptest::collection::vec((proptest::num::u32::ANY, proptest::num::u8::ANY), 0..4),
+            mtu in proptest::num::u32::ANY,
+            allowed in proptest::collection::vec(proptest::num::u32::ANY, 0..3),
+            disallowed in proptest::collection::vec(proptest::num::u32::ANY, 0..3),
+            name in "[a-z0-9%/ .-]{0,20}",
+        ) {
+            let spec = VpnSpec {
+                addresses: v4
+                    .iter()
+                    .filter_map(|&(a, len)| LinkAddress::new(IpAddr::from(a.to_be_bytes()), i64::from(len)).ok())
+                    .collect(),
+                routes: routes.iter().map(|&(a, len)| (IpAddr::from(a.to_be_bytes()), len)).collect(),
+                dns: Vec::new(),
+                mtu,
+                allowed_apps: allowed,
+                disallowed_apps: disallowed,
+                name: Some(name),
+            };
+            match spec.check() {
+                Ok(()) => {
+                    proptest::prop_assert!(!spec.addresses.is_empty());
+                    proptest::prop_assert!((MIN_MTU..=MAX_MTU).contains(&spec.mtu));
+                    proptest::prop_assert!(spec.routes.iter().all(|&(_, len)| len <= 32));
+                    proptest::prop_assert!(spec.allowed_apps.is_empty() || spec.disallowed_apps.is_empty());
+                }
+                Err(e) => proptest::prop_assert_eq!(e.code(), 2_100_001),
+            }
+        }
+    }
+
     #[test]
     fn spec_crosses_as_json_and_refuses_unknown_fields() {
         let s = spec();

@@ -100,4 +100,13 @@ mod tests {
         v6[0] = 0x60;
         assert_eq!(icmp_echo_reply(&v6), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..128)) {
+            if let Some(reply) = icmp_echo_reply(&bytes) {
+                proptest::prop_assert_eq!(internet_checksum(&reply[20..]), 0);
+            }
+        }
+    }
 }

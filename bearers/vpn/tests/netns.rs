@@ -29,9 +29,14 @@ fn spec() -> VpnSpec {
 
 /// Starts the bearer's `run` and returns the receiver of its reports.
 fn start(bearer: &VpnBearer) -> UnboundedReceiver<BearerEvent> {
+    start_run(bearer).0
+}
+
+/// Starts the bearer's `run`; returns the receiver of its reports and the task.
+fn start_run(bearer: &VpnBearer) -> (UnboundedReceiver<BearerEvent>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = unbounded_channel();
     let runner = bearer.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let sink = ReportSink::new(move |event| {
             let _ = tx.send(event);
         });
@@ -39,7 +44,7 @@ fn start(bearer: &VpnBearer) -> UnboundedReceiver<BearerEvent> {
             panic!("the bearer failed: {e}");
         }
     });
-    rx
+    (rx, task)
 }
 
 async fn next(rx: &mut UnboundedReceiver<BearerEvent>) -> BearerEvent {
@@ -321,6 +326,55 @@ fn refusals_and_a_descriptor_handed_on() {
         drop(tunnel);
         wait_gone(&mut reports, &name).await;
         assert!(bearer.vpns().is_empty());
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_restarted_run_reports_every_vpn_appeared() {
+    if skip_unless_root() {
+        return;
+    }
+    let ns = NetNs::create().unwrap();
+    ns.run_async(|| async move {
+        let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
+        // Established before any `run`: reported when one starts.
+        let first = bearer.establish(1, spec()).await.unwrap();
+        let mut second_spec = spec();
+        second_spec.addresses = vec![LinkAddress::new(ip("10.97.0.1"), 24).unwrap()];
+        second_spec.routes = vec![(ip("10.96.0.0"), 24)];
+        let second = bearer.establish(2, second_spec).await.unwrap();
+        let (mut reports, task) = start_run(&bearer);
+        let mut keys = Vec::new();
+        while keys.len() < 2 {
+            match next(&mut reports).await {
+                BearerEvent::Appeared { key, .. } => keys.push(key),
+                BearerEvent::Changed { .. } => {}
+                other => panic!("unexpected report {other:?}"),
+            }
+        }
+        keys.sort();
+        let mut names = vec![first.name().to_owned(), second.name().to_owned()];
+        names.sort();
+        assert_eq!(keys, names);
+
+        // The host runs the bearer again (after a failure): Appeared again.
+        task.abort();
+        let mut reports = start(&bearer);
+        let mut again = Vec::new();
+        while again.len() < 2 {
+            if let BearerEvent::Appeared { key, .. } = next(&mut reports).await {
+                again.push(key);
+            }
+        }
+        again.sort();
+        assert_eq!(again, names);
+        assert_eq!(bearer.vpn_apps(), vec![1, 2]);
+        let first_name = first.name().to_owned();
+        first.close();
+        wait_gone(&mut reports, &first_name).await;
+        assert_eq!(bearer.vpn_apps(), vec![2]);
+        drop(second);
     })
     .unwrap();
 }
