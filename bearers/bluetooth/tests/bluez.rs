@@ -1,0 +1,191 @@
+//! The bearer against python-dbusmock's bluez5 template (with Network1 on a device)
+//! on a private dbus-daemon, with a veth named bnep0 in a network namespace of its
+//! own as the PAN interface. Needs root (skipped otherwise, with the reason);
+//! installs dbus, python3-dbus, python3-gi and python-dbusmock when they are missing.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use netcore::{
+    ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink,
+};
+use netcore_bearer_bluetooth::testing::{BluezMock, DbusDaemon, TempDir, install_packages};
+use netcore_bearer_bluetooth::{BluetoothBearer, BluetoothConfig};
+use netcore_link::testing::{NetNs, skip_unless_root};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const INTERFACE: &str = "bnep0";
+const ADDRESS: &str = "AA:BB:CC:DD:EE:01";
+const DEVICE: &str = "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_01";
+
+/// The bearer run in the namespace the way the host runs it: again 100 ms after
+/// each failure. Stopped when dropped.
+struct Runner {
+    events: mpsc::Receiver<BearerEvent>,
+    results: mpsc::Receiver<netcore::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
+}
+
+impl Runner {
+    fn start(ns: &NetNs, bearer: BluetoothBearer) -> Self {
+        let (events_tx, events) = mpsc::channel();
+        let (results_tx, results) = mpsc::channel();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = ns.spawn(move || async move {
+            let sink = ReportSink::new(move |event| {
+                let _ = events_tx.send(event);
+            });
+            loop {
+                tokio::select! {
+                    result = bearer.run(sink.clone()) => {
+                        let _ = results_tx.send(result);
+                    }
+                    _ = &mut stopped => return,
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self {
+            events,
+            results,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The next report other than a `Changed` (kernel address setup on bnep0).
+    fn next(&self, what: &str) -> BearerEvent {
+        loop {
+            match self.events.recv_timeout(TIMEOUT) {
+                Ok(BearerEvent::Changed { .. }) => continue,
+                Ok(event) => return event,
+                Err(e) => panic!("no report for {what} within {TIMEOUT:?}: {e}"),
+            }
+        }
+    }
+
+    fn appeared(&self, what: &str) -> NetworkInfo {
+        match self.next(what) {
+            BearerEvent::Appeared { key, info } if key == DEVICE => info,
+            other => panic!("expected Appeared of {DEVICE} for {what}, got {other:?}"),
+        }
+    }
+
+    fn gone(&self, what: &str) {
+        match self.next(what) {
+            BearerEvent::Gone { key } if key == DEVICE => {}
+            other => panic!("expected Gone of {DEVICE} for {what}, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                result.expect("bearer thread panicked").expect("namespace");
+            }
+        }
+    }
+}
+
+fn assert_pan_network(info: &NetworkInfo) {
+    assert_eq!(info.bearer_type, NetBearType::Bluetooth);
+    assert_eq!(info.identifier.as_deref(), Some(ADDRESS));
+    assert_eq!(info.properties.interface_name, INTERFACE);
+    for cap in [NetCap::Internet, NetCap::NotVpn] {
+        assert!(info.capabilities.contains(cap), "{cap}: {info:?}");
+    }
+    assert!(!info.capabilities.contains(NetCap::NotMetered), "{info:?}");
+    assert!(
+        info.properties
+            .link_addresses
+            .iter()
+            .any(|a| a.address().ip().to_string() == "192.168.44.2"),
+        "{info:?}"
+    );
+}
+
+#[test]
+fn bluez_mock_connect_disconnect_and_restart() {
+    if skip_unless_root() {
+        return;
+    }
+    if let Some(missing) = install_packages() {
+        println!("skipped: {missing}, and installing it failed");
+        return;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("netcore_bearer_bluetooth=debug")
+        .try_init();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = TempDir::new().unwrap();
+    let bus = DbusDaemon::start(dir.path()).unwrap();
+    let ns = NetNs::create().unwrap();
+    ns.add_veth(INTERFACE, "bnep0p").unwrap();
+    ns.ip(&["addr", "add", "192.168.44.2/24", "dev", INTERFACE])
+        .unwrap();
+    let mut mock = rt
+        .block_on(BluezMock::start(bus.address(), dir.path()))
+        .unwrap();
+
+    let bearer = BluetoothBearer::new(BluetoothConfig {
+        bus_address: Some(bus.address().into()),
+        ..BluetoothConfig::default()
+    })
+    .unwrap();
+    let runner = Runner::start(&ns, bearer.clone());
+    let activate = |id: &str| {
+        rt.block_on(bearer.activate(ActivationRequest {
+            request: 1,
+            identifier: Some(id.into()),
+        }))
+    };
+
+    // A PAN device, not connected: no network; an unknown address is refused, the
+    // device's own connects.
+    let device = rt
+        .block_on(mock.add_pan_device("hci0", ADDRESS, INTERFACE))
+        .unwrap();
+    assert_eq!(device, DEVICE);
+    let e = activate("AA:BB:CC:DD:EE:99").unwrap_err();
+    assert_eq!(e.code(), 2_100_001, "{e}");
+    activate(ADDRESS).unwrap();
+    assert_pan_network(&runner.appeared("Network1.Connect"));
+
+    // Release disconnects; another client's Disconnect too.
+    rt.block_on(bearer.release(DEVICE)).unwrap();
+    runner.gone("release");
+    activate(&ADDRESS.to_ascii_lowercase()).unwrap();
+    assert_pan_network(&runner.appeared("second Connect"));
+    rt.block_on(mock.disconnect(DEVICE)).unwrap();
+    runner.gone("Disconnect by another client");
+
+    // BlueZ goes away while connected: Gone, and run fails for the host to run it
+    // again; back with the device connected, the network appears again.
+    activate(ADDRESS).unwrap();
+    runner.appeared("third Connect");
+    mock.kill();
+    runner.gone("BlueZ killed");
+    match runner.results.recv_timeout(TIMEOUT) {
+        Ok(Err(e)) => assert_eq!(e.code(), 2_100_002, "{e}"),
+        other => panic!("expected run to fail when BlueZ left, got {other:?}"),
+    }
+    let mock = rt
+        .block_on(BluezMock::start(bus.address(), dir.path()))
+        .unwrap();
+    rt.block_on(mock.add_pan_device("hci0", ADDRESS, INTERFACE))
+        .unwrap();
+    activate(ADDRESS).unwrap();
+    assert_pan_network(&runner.appeared("Connect after the restart"));
+
+    drop(runner);
+    drop(mock);
+}
