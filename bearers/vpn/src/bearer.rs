@@ -111,7 +111,8 @@ impl VpnBearer {
     /// [`Bearer::run`] until the tunnel is closed or dropped (or, after
     /// [`VpnTunnel::into_owned_fd`], until the last copy of the descriptor closes).
     ///
-    /// Must be called inside a tokio runtime. Errors: a bad spec or a name in use is
+    /// Must be called inside a tokio runtime, on a thread in the network namespace
+    /// where [`Bearer::run`] runs (the device is created in the caller's). Errors: a bad spec or a name in use is
     /// 2100001 ([`Error::InvalidValue`]); too many VPNs (see [`VpnConfig`]) is
     /// 2101022 ([`Error::TooManyRequests`]); no right to create TUN devices or
     /// configure links (not `CAP_NET_ADMIN`) is 201 ([`Error::PermissionDenied`]);
@@ -227,6 +228,17 @@ impl VpnBearer {
             .vpns()
             .get(key)
             .map(|e| e.info.covered_apps.clone())
+    }
+
+    /// The VPNs whose traffic includes the app `uid`'s (by their allowed and
+    /// disallowed apps), by key: for per-app routing.
+    pub fn vpns_covering(&self, uid: u32) -> Vec<VpnInfo> {
+        self.shared
+            .vpns()
+            .values()
+            .filter(|e| e.info.covered_apps.covers(uid))
+            .map(|e| e.info.clone())
+            .collect()
     }
 
     /// The VPN `key`.

@@ -20,7 +20,8 @@
 //!
 //! For the facade: [`VpnBearer::owner_of`], [`VpnBearer::vpn_apps`] and
 //! [`VpnBearer::require_vpn_app`] (2100301 for an app that runs no VPN, the check of
-//! `getConnectOwnerUid`), and [`VpnBearer::covered_apps`] for per-app routing.
+//! `getConnectOwnerUid`), and [`VpnBearer::covered_apps`] /
+//! [`VpnBearer::vpns_covering`] for per-app routing.
 //!
 //! Errors use netcore's codes: 2100001 for a bad spec or a name in use, 201 without
 //! the right to create TUN devices, 2100002 when the kernel refuses, 2101022 past

@@ -223,6 +223,18 @@ fn vpn_in_a_namespace_carries_icmp_and_goes_when_closed() {
         let covered = bearer.covered_apps(&name).unwrap();
         assert_eq!(covered, CoveredApps::AllExcept([10_999].into()));
         assert!(covered.covers(10_000) && !covered.covers(10_999));
+        let covering: Vec<String> = bearer
+            .vpns_covering(10_000)
+            .into_iter()
+            .map(|v| v.key)
+            .collect();
+        assert_eq!(covering, vec![name.clone()]);
+        assert!(bearer.vpns_covering(10_999).is_empty());
+        let vpn = bearer.vpn(&name).unwrap();
+        assert_eq!(
+            (vpn.owner, vpn.dns.clone()),
+            (10_123, vec![ip("10.98.0.53")])
+        );
 
         // The network: a VPN without NOT_VPN, with the kernel's address and route.
         let info = wait_configured(&mut reports, &name).await;
