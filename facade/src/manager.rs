@@ -501,9 +501,12 @@ impl NetManager {
     }
 }
 
-/// Runs a bearer, restarting it with backoff when it fails or panics.
+/// Runs a bearer, restarting it with backoff when it fails or panics. A failure is
+/// logged as a warning once; the same failure again (a peer that is not there at
+/// all) only at debug level.
 async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::UnboundedSender<Report>) {
     let mut backoff = RESTART_BACKOFF.0;
+    let mut last_failure = String::new();
     for generation in 1.. {
         let tx = reports.clone();
         let sink = ReportSink::new(move |event| {
@@ -517,7 +520,15 @@ async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::Unbound
                 tracing::info!(bearer = bearer.name(), "bearer stopped");
                 return;
             }
-            Ok(Err(e)) => tracing::warn!(bearer = bearer.name(), "bearer failed: {e}"),
+            Ok(Err(e)) => {
+                let failure = e.to_string();
+                if failure == last_failure {
+                    tracing::debug!(bearer = bearer.name(), "bearer failed again: {failure}");
+                } else {
+                    tracing::warn!(bearer = bearer.name(), "bearer failed: {failure}");
+                    last_failure = failure;
+                }
+            }
             Err(_) => tracing::error!(bearer = bearer.name(), "bearer panicked"),
         }
         if started.elapsed() > RESTART_BACKOFF.1 {
