@@ -28,7 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut spec = VpnSpec::new(LinkAddress::new("10.99.0.1".parse()?, 24)?);
     spec.routes.push(("10.98.0.0".parse()?, 24));
     spec.dns.push("10.98.0.53".parse()?);
-    let tunnel = bearer.establish(std::process::id(), spec).await?;
+    // The app's uid: this process's.
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self")?);
+    let tunnel = bearer.establish(uid, spec).await?;
     println!(
         "VPN up on {}; ping 10.98.0.5 to see echo replies (Ctrl-C to stop)",
         tunnel.name()
