@@ -138,8 +138,8 @@ impl NetManager {
 
     /// `getConnectOwnerUid`: the uid of the app that owns the connection `local` →
     /// `remote` (ports of 0 match any port; for UDP the local side alone decides
-    /// when nothing matches both), or -1. Only a VPN app may ask: anyone else gets
-    /// 2100301 (and no VPN app exists until the VPN bearer runs). Errors: 201,
+    /// when nothing matches both), or -1. Only an app that runs a VPN
+    /// ([`NetManager::establish_vpn`]) may ask: anyone else gets 2100301. Errors: 201,
     /// 2100001, 2100002, 2100003, 2100301.
     pub async fn get_connect_owner_uid(
         &self,
@@ -159,12 +159,7 @@ impl NetManager {
         local: &NetAddress,
         remote: &NetAddress,
     ) -> Result<i64> {
-        if !self.shared.is_vpn_app(self.app) {
-            return Err(Error::NotVpnApp(format!(
-                "app {} runs no VPN: only a VPN app may ask who owns a connection",
-                self.app.0
-            )));
-        }
+        self.shared.vpn.require_vpn_app(self.app.0)?;
         let sockets = crate::ports::dump_sockets()?;
         Ok(crate::ports::connect_owner_uid(
             &sockets, protocol, local, remote,
@@ -198,6 +193,21 @@ impl NetManager {
             .diagnostics
             .query_trace_route(destination, options)
             .await
+    }
+}
+
+impl NetManager {
+    /// Establishes a VPN for this app (a VPN app): netcore creates and configures a
+    /// TUN device from `spec` (addresses, routes, DNS servers, MTU, the apps it covers
+    /// or excludes) and hands back its tunnel (the device's descriptor). The VPN is a
+    /// network (BEARER_VPN, no NOT_VPN, never the default network); it goes when the
+    /// tunnel is closed or dropped. Errors: 201 (no permission), 2100001 (invalid
+    /// spec), 2100002 (the kernel refused), 2101022 (too many VPNs).
+    pub async fn establish_vpn(
+        &self,
+        spec: netcore_bearer_vpn::VpnSpec,
+    ) -> Result<netcore_bearer_vpn::VpnTunnel> {
+        self.shared.vpn.establish(self.app.0, spec).await
     }
 }
 

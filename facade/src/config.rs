@@ -44,6 +44,8 @@ pub struct Config {
     pub wifi: netcore_bearer_wifi::WifiConfig,
     /// Whether the Wi-Fi bearer linked into this build runs.
     pub builtin_wifi: bool,
+    /// The VPN bearer (TUN devices for VPN apps).
+    pub vpn: netcore_bearer_vpn::VpnConfig,
     /// Bearer plugins.
     pub plugins: PluginSettings,
     /// HTTP proxy and PAC.
@@ -75,6 +77,7 @@ impl Default for Config {
             builtin_ethernet: true,
             wifi: netcore_bearer_wifi::WifiConfig::default(),
             builtin_wifi: true,
+            vpn: netcore_bearer_vpn::VpnConfig::default(),
             plugins: PluginSettings::default(),
             proxy: ProxySettings::default(),
             validation: netcore_probe::ValidatorConfig::default(),
@@ -215,6 +218,7 @@ impl Config {
         config.engine.engine_config()?;
         config.ethernet.check()?;
         netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
+        config.vpn.check()?;
         netcore_probe::Validator::new(config.validation.clone())?;
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;

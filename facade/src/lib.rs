@@ -42,4 +42,5 @@ pub use manager::{
     Builder, NetManager, NoValidator, PluginStatus, ProbeValidator, Validator, Watch,
 };
 pub use netcore;
+pub use netcore_bearer_vpn::{VpnSpec, VpnTunnel};
 pub use netcore_socket;

@@ -109,8 +109,8 @@ pub(crate) struct Shared {
     /// Wakes the driver when a timer may have moved earlier.
     wake: Notify,
     next_connection: AtomicU64,
-    /// Apps that run a VPN (established through the VPN bearer).
-    vpn_apps: Mutex<std::collections::HashSet<AppId>>,
+    /// The VPN bearer: VPN apps establish their VPNs through it.
+    pub(crate) vpn: Arc<netcore_bearer_vpn::VpnBearer>,
     /// What became of each plugin file.
     plugins: Mutex<Vec<PluginStatus>>,
     /// The global and per-app HTTP proxies.
@@ -167,13 +167,6 @@ impl Shared {
         core.subscribers.remove(&id);
         core.dispatch(&self.actions);
         Ok(())
-    }
-
-    pub(crate) fn is_vpn_app(&self, app: AppId) -> bool {
-        self.vpn_apps
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&app)
     }
 
     pub(crate) fn next_connection_id(&self) -> ConnectionId {
@@ -282,6 +275,10 @@ impl Builder {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| Error::Internal("NetManager needs a tokio runtime".into()))?;
         let mut engine = Engine::new(self.config.engine.engine_config()?);
+        let vpn = Arc::new(netcore_bearer_vpn::VpnBearer::new(self.config.vpn.clone())?);
+        let vpn_bearer: Arc<dyn Bearer> = vpn.clone();
+        let mut all_bearers = self.bearers;
+        all_bearers.push(vpn_bearer);
         let mut proxies = netcore_proxy::ProxySettings::new();
         proxies.set_global_http_proxy(self.config.proxy.global.clone())?;
         let pac_config = netcore_proxy::PacConfig {
@@ -298,7 +295,7 @@ impl Builder {
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
         let mut bearers = BTreeMap::new();
         let mut generations = HashMap::new();
-        for bearer in self.bearers {
+        for bearer in all_bearers {
             let id = engine.add_bearer(bearer.bearer_type());
             generations.insert(id, 1);
             bearers.insert(id, bearer);
@@ -314,7 +311,7 @@ impl Builder {
             actions: actions_tx,
             wake: Notify::new(),
             next_connection: AtomicU64::new(1),
-            vpn_apps: Mutex::default(),
+            vpn,
             plugins: Mutex::default(),
             proxies: Mutex::new(proxies),
             pac,
@@ -369,6 +366,8 @@ impl std::fmt::Debug for NetManager {
 
 impl NetManager {
     /// A builder for a runtime with the given bearers (none yet) and configuration.
+    /// The runtime always has the VPN bearer too, so that VPN apps can establish
+    /// VPNs.
     pub fn builder(config: Config) -> Builder {
         Builder {
             config,

@@ -33,6 +33,10 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         test: "netns",
     },
     SystemSuite {
+        package: "netcore-bearer-vpn",
+        test: "netns",
+    },
+    SystemSuite {
         package: "netcore-dns",
         test: "netns",
     },
@@ -48,12 +52,23 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         package: "netcore-facade",
         test: "system_wifi",
     },
+    SystemSuite {
+        package: "netcore-facade",
+        test: "system_vpn",
+    },
 ];
 
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS
 /// servers in the upstream namespaces (dnsmasq), packet loss and silent routers
-/// where the kernel has no netem (nftables), a real Wi-Fi peer (wpasupplicant).
-const SYSTEM_PACKAGES: &[&str] = &["iproute2", "dnsmasq-base", "nftables", "wpasupplicant"];
+/// where the kernel has no netem (nftables), a real Wi-Fi peer (wpasupplicant), ping
+/// through a VPN (iputils-ping).
+const SYSTEM_PACKAGES: &[&str] = &[
+    "iproute2",
+    "dnsmasq-base",
+    "nftables",
+    "wpasupplicant",
+    "iputils-ping",
+];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
