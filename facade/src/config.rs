@@ -46,6 +46,14 @@ pub struct Config {
     pub builtin_wifi: bool,
     /// The VPN bearer (TUN devices for VPN apps).
     pub vpn: netcore_bearer_vpn::VpnConfig,
+    /// The cellular bearer (ModemManager).
+    pub cellular: netcore_bearer_cellular::CellularConfig,
+    /// Whether the cellular bearer linked into this build runs.
+    pub builtin_cellular: bool,
+    /// The Bluetooth PAN bearer (BlueZ).
+    pub bluetooth: netcore_bearer_bluetooth::BluetoothConfig,
+    /// Whether the Bluetooth bearer linked into this build runs.
+    pub builtin_bluetooth: bool,
     /// Bearer plugins.
     pub plugins: PluginSettings,
     /// HTTP proxy and PAC.
@@ -78,6 +86,10 @@ impl Default for Config {
             wifi: netcore_bearer_wifi::WifiConfig::default(),
             builtin_wifi: true,
             vpn: netcore_bearer_vpn::VpnConfig::default(),
+            cellular: netcore_bearer_cellular::CellularConfig::default(),
+            builtin_cellular: true,
+            bluetooth: netcore_bearer_bluetooth::BluetoothConfig::default(),
+            builtin_bluetooth: true,
             plugins: PluginSettings::default(),
             proxy: ProxySettings::default(),
             validation: netcore_probe::ValidatorConfig::default(),
@@ -219,6 +231,8 @@ impl Config {
         config.ethernet.check()?;
         netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
         config.vpn.check()?;
+        config.cellular.check()?;
+        config.bluetooth.check()?;
         netcore_probe::Validator::new(config.validation.clone())?;
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;

@@ -377,8 +377,9 @@ impl NetManager {
         }
     }
 
-    /// The embedded runtime: the engine with the Ethernet and Wi-Fi bearers linked in
-    /// (each can be turned off in the configuration) and the
+    /// The embedded runtime: the engine with the Ethernet, Wi-Fi, cellular, Bluetooth
+    /// and VPN bearers linked in (each but VPN can be turned off in the
+    /// configuration) and the
     /// plugins of the plugin directory, observing the host (it changes no routes
     /// unless `manage` is set). Plugins that are refused are logged and left out.
     /// Must be called on a tokio runtime. It returns once the bearers' first reports
@@ -396,6 +397,15 @@ impl NetManager {
         if config.builtin_wifi {
             let wifi = netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
             builder = builder.bearer(Arc::new(wifi));
+        }
+        if config.builtin_cellular {
+            let cellular = netcore_bearer_cellular::CellularBearer::new(config.cellular.clone())?;
+            builder = builder.bearer(Arc::new(cellular));
+        }
+        if config.builtin_bluetooth {
+            let bluetooth =
+                netcore_bearer_bluetooth::BluetoothBearer::new(config.bluetooth.clone())?;
+            builder = builder.bearer(Arc::new(bluetooth));
         }
         let mut statuses = Vec::new();
         if let Some(dir) = config.plugins.effective_dir() {
@@ -501,8 +511,9 @@ impl NetManager {
 }
 
 /// Runs a bearer, restarting it with backoff when it fails or panics. A failure is
-/// logged as a warning once; the same failure again (a peer that is not there at
-/// all) only at debug level.
+/// logged at info level once (a peer that is not installed, such as ModemManager on a
+/// device without a modem, is a normal state); the same failure again only at debug
+/// level; a panic is an error.
 async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::UnboundedSender<Report>) {
     let mut backoff = RESTART_BACKOFF.0;
     let mut last_failure = String::new();
@@ -524,7 +535,7 @@ async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::Unbound
                 if failure == last_failure {
                     tracing::debug!(bearer = bearer.name(), "bearer failed again: {failure}");
                 } else {
-                    tracing::warn!(bearer = bearer.name(), "bearer failed: {failure}");
+                    tracing::info!(bearer = bearer.name(), "bearer failed: {failure}");
                     last_failure = failure;
                 }
             }

@@ -37,6 +37,14 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         test: "netns",
     },
     SystemSuite {
+        package: "netcore-bearer-cellular",
+        test: "modemmanager",
+    },
+    SystemSuite {
+        package: "netcore-bearer-bluetooth",
+        test: "bluez",
+    },
+    SystemSuite {
         package: "netcore-dns",
         test: "netns",
     },
@@ -61,13 +69,18 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS
 /// servers in the upstream namespaces (dnsmasq), packet loss and silent routers
 /// where the kernel has no netem (nftables), a real Wi-Fi peer (wpasupplicant), ping
-/// through a VPN (iputils-ping).
+/// through a VPN (iputils-ping), private D-Bus buses with python-dbusmock's
+/// ModemManager and BlueZ (dbus, python3-dbus, python3-gi; the suites install
+/// python-dbusmock from PyPI).
 const SYSTEM_PACKAGES: &[&str] = &[
     "iproute2",
     "dnsmasq-base",
     "nftables",
     "wpasupplicant",
     "iputils-ping",
+    "dbus",
+    "python3-dbus",
+    "python3-gi",
 ];
 
 fn main() -> ExitCode {

@@ -299,7 +299,7 @@ impl Bearer for BluetoothBearer {
         let mut reported = BTreeMap::new();
         let result = self.follow(&sink, &mut reported).await;
         if let Err(e) = &result {
-            tracing::warn!(error = %e, "bluetooth bearer stops");
+            tracing::debug!(error = %e, "bluetooth bearer stops");
         }
         for key in reported.into_keys() {
             sink.report(BearerEvent::Gone { key });

@@ -353,7 +353,7 @@ impl Bearer for CellularBearer {
         let mut reported = BTreeMap::new();
         let result = self.follow(&sink, &mut reported).await;
         if let Err(e) = &result {
-            tracing::warn!(error = %e, "cellular bearer stops");
+            tracing::debug!(error = %e, "cellular bearer stops");
         }
         for key in reported.into_keys() {
             sink.report(BearerEvent::Gone { key });

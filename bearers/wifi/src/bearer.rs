@@ -295,7 +295,7 @@ impl Bearer for WifiBearer {
         let mut peers = Vec::new();
         for interface in &interfaces {
             peers.push(Peer::attach(&self.config, interface).await.inspect_err(
-                |e| tracing::warn!(%interface, error = %e, "cannot attach to wpa_supplicant"),
+                |e| tracing::debug!(%interface, error = %e, "cannot attach to wpa_supplicant"),
             )?);
         }
         tracing::info!(?interfaces, "wifi bearer attached");
