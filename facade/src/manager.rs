@@ -82,8 +82,11 @@ impl Validator for NoValidator {
     }
 }
 
-/// How long a failed bearer waits before it runs again, at first and at most.
-const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
+/// How long a bearer that failed (its peer is gone or not there yet) waits before it
+/// runs again, at first and at most: a returning peer is followed within a second.
+const RETRY_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(1));
+/// The same for a bearer that panicked: a bug, retried ever more slowly.
+const PANIC_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(60));
 
 /// A report on its way from a bearer's task to the engine.
 enum Report {
@@ -510,12 +513,14 @@ impl NetManager {
     }
 }
 
-/// Runs a bearer, restarting it with backoff when it fails or panics. A failure is
-/// logged at info level once (a peer that is not installed, such as ModemManager on a
-/// device without a modem, is a normal state); the same failure again only at debug
-/// level; a panic is an error.
+/// Runs a bearer, restarting it when it fails (within [`RETRY_BACKOFF`]: a peer that
+/// returns is followed within a second) or panics (within [`PANIC_BACKOFF`]). A
+/// failure is logged at info level once (a peer that is not installed, such as
+/// ModemManager on a device without a modem, is a normal state), the same failure
+/// again only at debug level; a panic is an error.
 async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::UnboundedSender<Report>) {
-    let mut backoff = RESTART_BACKOFF.0;
+    let mut retry = RETRY_BACKOFF.0;
+    let mut after_panic = PANIC_BACKOFF.0;
     let mut last_failure = String::new();
     for generation in 1.. {
         let tx = reports.clone();
@@ -538,14 +543,21 @@ async fn supervise(id: BearerId, bearer: Arc<dyn Bearer>, reports: mpsc::Unbound
                     tracing::info!(bearer = bearer.name(), "bearer failed: {failure}");
                     last_failure = failure;
                 }
+                if started.elapsed() > RETRY_BACKOFF.1 {
+                    retry = RETRY_BACKOFF.0;
+                }
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_BACKOFF.1);
             }
-            Err(_) => tracing::error!(bearer = bearer.name(), "bearer panicked"),
+            Err(_) => {
+                tracing::error!(bearer = bearer.name(), "bearer panicked");
+                if started.elapsed() > PANIC_BACKOFF.1 {
+                    after_panic = PANIC_BACKOFF.0;
+                }
+                tokio::time::sleep(after_panic).await;
+                after_panic = (after_panic * 2).min(PANIC_BACKOFF.1);
+            }
         }
-        if started.elapsed() > RESTART_BACKOFF.1 {
-            backoff = RESTART_BACKOFF.0;
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
     }
 }
 
