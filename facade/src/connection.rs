@@ -167,10 +167,10 @@ impl NetConnection {
     /// Errors: 2101007 when not registered.
     pub async fn unregister(&mut self) -> Result<()> {
         self.unregister_now()?;
-        if let Some(dispatcher) = self.dispatcher.take() {
-            if let Ok(callbacks) = dispatcher.await {
-                self.callbacks = callbacks;
-            }
+        if let Some(dispatcher) = self.dispatcher.take()
+            && let Ok(callbacks) = dispatcher.await
+        {
+            self.callbacks = callbacks;
         }
         Ok(())
     }

@@ -600,10 +600,10 @@ impl Driver {
         let now = Instant::now();
         match report {
             Report::Event(bearer, generation, event) => {
-                if core.generations.get(&bearer) == Some(&generation) {
-                    if let Err(e) = core.engine.bearer_event(bearer, *event, now) {
-                        tracing::warn!(bearer = bearer.0, "refused a bearer report: {e}");
-                    }
+                if core.generations.get(&bearer) == Some(&generation)
+                    && let Err(e) = core.engine.bearer_event(bearer, *event, now)
+                {
+                    tracing::warn!(bearer = bearer.0, "refused a bearer report: {e}");
                 }
             }
             Report::Failed(bearer, generation) => {

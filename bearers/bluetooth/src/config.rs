@@ -85,13 +85,13 @@ impl BluetoothConfig {
         if self.dns.len() > MAX_DNS {
             return bad(format!("more than {MAX_DNS} DNS servers"));
         }
-        if let Some(address) = &self.bus_address {
-            if address.is_empty() || address.len() > MAX_ADDRESS_LEN || !address.contains(':') {
-                return bad(format!(
-                    "bus_address {:?} is not a D-Bus address (transport:key=value,...)",
-                    crate::device::clip(address)
-                ));
-            }
+        if let Some(address) = &self.bus_address
+            && (address.is_empty() || address.len() > MAX_ADDRESS_LEN || !address.contains(':'))
+        {
+            return bad(format!(
+                "bus_address {:?} is not a D-Bus address (transport:key=value,...)",
+                crate::device::clip(address)
+            ));
         }
         if !(100..=120_000).contains(&self.call_timeout_ms) {
             return bad(format!(

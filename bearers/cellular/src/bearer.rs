@@ -366,13 +366,13 @@ impl Bearer for CellularBearer {
     /// configured APN. An identifier that is not `slotN`, or no modem on that slot,
     /// is [`Error::InvalidValue`]; ModemManager failing is [`Error::Service`].
     async fn activate(&self, request: ActivationRequest) -> Result<()> {
-        if let Some(id) = &request.identifier {
-            if modem::parse_slot(id).is_none() {
-                return Err(Error::invalid(format!(
-                    "cellular identifier {:?} is not a SIM slot (slot0, slot1, ...)",
-                    netcore_clip(id)
-                )));
-            }
+        if let Some(id) = &request.identifier
+            && modem::parse_slot(id).is_none()
+        {
+            return Err(Error::invalid(format!(
+                "cellular identifier {:?} is not a SIM slot (slot0, slot1, ...)",
+                netcore_clip(id)
+            )));
         }
         let client = Client::connect(&self.config).await?;
         let modems = client.modems().await?;

@@ -116,13 +116,13 @@ impl CellularConfig {
                 ));
             }
         }
-        if let Some(address) = &self.bus_address {
-            if address.is_empty() || address.len() > MAX_ADDRESS_LEN || !address.contains(':') {
-                return bad(format!(
-                    "bus_address {:?} is not a D-Bus address (transport:key=value,...)",
-                    netcore_clip(address)
-                ));
-            }
+        if let Some(address) = &self.bus_address
+            && (address.is_empty() || address.len() > MAX_ADDRESS_LEN || !address.contains(':'))
+        {
+            return bad(format!(
+                "bus_address {:?} is not a D-Bus address (transport:key=value,...)",
+                netcore_clip(address)
+            ));
         }
         if !(100..=120_000).contains(&self.call_timeout_ms) {
             return bad(format!(

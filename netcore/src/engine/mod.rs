@@ -247,11 +247,11 @@ impl Engine {
                 Timer::RequestTimeout(id) => self.request_timed_out(id),
                 Timer::Linger(net) => self.linger_ended(net),
                 Timer::Recheck(net, attempt) => {
-                    if let Some(n) = self.networks.get_mut(&net) {
-                        if n.validation.attempt == attempt {
-                            n.validation.recheck_timer = None;
-                            self.start_check(net, now);
-                        }
+                    if let Some(n) = self.networks.get_mut(&net)
+                        && n.validation.attempt == attempt
+                    {
+                        n.validation.recheck_timer = None;
+                        self.start_check(net, now);
                     }
                 }
             }
@@ -777,13 +777,12 @@ impl Engine {
         if let Some(id) = spec
             .as_ref()
             .and_then(|s| s.bearer_private_identifier.as_ref())
+            && id.len() > MAX_NAME_LEN
         {
-            if id.len() > MAX_NAME_LEN {
-                return Err(Error::invalid(format!(
-                    "bearerPrivateIdentifier is {} bytes, more than {MAX_NAME_LEN}",
-                    id.len()
-                )));
-            }
+            return Err(Error::invalid(format!(
+                "bearerPrivateIdentifier is {} bytes, more than {MAX_NAME_LEN}",
+                id.len()
+            )));
         }
         let limit = self.config.max_requests_per_app;
         let state = self.apps.entry(app).or_default();

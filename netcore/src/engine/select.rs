@@ -64,10 +64,10 @@ pub(crate) fn select(
 
     let quality = |c: &Candidate| u16::from(c.quality.unwrap_or(0));
     let best_quality = left.iter().map(quality).max().unwrap_or(0);
-    if let Some(cur) = left.iter().find(|c| is_current(c)) {
-        if quality(cur) + u16::from(config.quality_hysteresis) > best_quality {
-            return Some(cur.handle);
-        }
+    if let Some(cur) = left.iter().find(|c| is_current(c))
+        && quality(cur) + u16::from(config.quality_hysteresis) > best_quality
+    {
+        return Some(cur.handle);
     }
     left.retain(|c| quality(c) == best_quality);
 
