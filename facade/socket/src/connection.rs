@@ -6,19 +6,23 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use netcore::{Error, NetAddress};
 use socket2::{SockRef, Socket, Type};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::task::JoinHandle;
+use tokio_util::io::poll_read_buf;
 
+use crate::buffer::BufferPool;
 use crate::error::{closed, io_error, not_ready};
-use crate::events::{EventHub, EventKind};
+use crate::events::{EventHub, EventKind, Source};
 use crate::sys;
 use crate::types::{SocketEvent, SocketMessage, SocketRemoteInfo, SocketState, TcpExtraOptions};
 
-/// Room made for each read of a stream; one `message` event carries at most this.
-const STREAM_READ_BUFFER: usize = 256 * 1024;
+/// Room for each read of a stream; one `message` event carries at most this.
+const STREAM_READ_BUFFER: usize = 64 * 1024;
 
 /// The events of a TCP or TLS socket.
 pub(crate) const STREAM_EVENTS: &[EventKind] = &[
@@ -28,10 +32,13 @@ pub(crate) const STREAM_EVENTS: &[EventKind] = &[
     EventKind::Error,
 ];
 
-/// What a socket and its background task share: the events and whether it is closed.
+/// Whether a socket is closed: set once, by whoever closes it (a call or its reading).
+pub(crate) type Closed = Arc<tokio::sync::watch::Sender<bool>>;
+
+/// What a socket and its reading share: the events and whether it is closed.
 pub(crate) struct Shared {
     pub(crate) hub: EventHub<SocketEvent>,
-    closed: tokio::sync::watch::Sender<bool>,
+    pub(crate) closed: Closed,
     /// `socketTimeout`: the time limit of each `send`.
     send_timeout: Mutex<Option<Duration>>,
 }
@@ -40,7 +47,7 @@ impl Shared {
     pub(crate) fn new(kinds: &'static [EventKind]) -> Arc<Self> {
         Arc::new(Self {
             hub: EventHub::new(kinds),
-            closed: tokio::sync::watch::Sender::new(false),
+            closed: Arc::new(tokio::sync::watch::Sender::new(false)),
             send_timeout: Mutex::new(None),
         })
     }
@@ -52,7 +59,7 @@ impl Shared {
     /// Marks the socket closed; true for the one caller that closed it, who then calls
     /// [`Shared::emit_close`].
     pub(crate) fn mark_closed(&self) -> bool {
-        !self.closed.send_replace(true)
+        mark_closed(&self.closed)
     }
 
     /// Waits until the socket is closed.
@@ -61,10 +68,9 @@ impl Shared {
         let _ = self.closed.subscribe().wait_for(|closed| *closed).await;
     }
 
-    /// Emits the last event, `close`, and drops every callback and stream.
+    /// Emits the last event, `close` (which drops every callback and stream).
     pub(crate) fn emit_close(&self) {
         self.hub.emit(SocketEvent::Close);
-        self.hub.finish();
     }
 
     /// Fails with a clear error if the socket is closed.
@@ -94,6 +100,11 @@ impl Shared {
     }
 }
 
+/// Marks `closed`; true for the one caller that closed it.
+fn mark_closed(closed: &Closed) -> bool {
+    !closed.send_replace(true)
+}
+
 /// Runs `operation` within the socket's `socketTimeout`, if one is set.
 pub(crate) async fn within_timeout<T>(
     shared: &Shared,
@@ -117,34 +128,45 @@ pub(crate) struct Connected {
     /// A duplicate of the stream's descriptor, for socket options and shutdown.
     socket: Socket,
     peer: SocketAddr,
-    reader: JoinHandle<()>,
+    callbacks: JoinHandle<()>,
 }
 
 impl Drop for Connected {
     fn drop(&mut self) {
-        self.reader.abort();
+        self.callbacks.abort();
     }
 }
 
 impl Connected {
-    /// Starts reading `reader` (once someone listens) and keeps `writer`.
-    pub(crate) fn start<R, W>(
+    /// Keeps `writer`, and returns with it the source of `shared`'s events that reads
+    /// `reader`, for [`EventHub::attach`]: streams read it as they are polled and,
+    /// once a callback is registered, a task for the callbacks.
+    pub(crate) fn new<R, W>(
         (reader, writer): (R, W),
         socket: Socket,
         peer: SocketAddr,
-        shared: Arc<Shared>,
-    ) -> Self
+        shared: &Shared,
+    ) -> (Self, Box<dyn Source<SocketEvent>>)
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        let reader = tokio::spawn(read_loop(reader, peer, shared));
-        Self {
+        let source = Box::new(StreamReader {
+            reader,
+            peer,
+            pool: BufferPool::new(STREAM_READ_BUFFER),
+            buffer: Vec::new(),
+            closed: Arc::clone(&shared.closed),
+            ending: Vec::new(),
+            ended: false,
+        });
+        let connected = Self {
             writer: tokio::sync::Mutex::new(Box::new(writer)),
             socket,
             peer,
-            reader,
-        }
+            callbacks: tokio::spawn(shared.hub.run_callbacks()),
+        };
+        (connected, source)
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
@@ -167,7 +189,7 @@ impl Connected {
 
     /// Ends the stream: a graceful shutdown of the write side (TLS `close_notify`),
     /// bounded in time, then both directions of the socket.
-    pub(crate) async fn shut_down(&self) {
+    pub(crate) async fn shut_down(&self, shared: &Shared) {
         const GRACE: Duration = Duration::from_secs(1);
         if let Ok(mut writer) = tokio::time::timeout(GRACE, self.writer.lock()).await {
             let _ = tokio::time::timeout(GRACE, writer.shutdown()).await;
@@ -175,34 +197,56 @@ impl Connected {
         if let Err(e) = self.socket.shutdown(std::net::Shutdown::Both) {
             tracing::debug!(error = %e, "shutting down a closed socket");
         }
-        self.reader.abort();
+        self.callbacks.abort();
+        shared.hub.detach();
     }
 }
 
-/// Reads until the end, emitting `message` for each read; an error becomes `error`
-/// then `close`, the end of the stream `close`.
-async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, peer: SocketAddr, shared: Arc<Shared>) {
-    shared.hub.listened().await;
-    let mut buffer = BytesMut::new();
-    let failure = loop {
-        buffer.reserve(STREAM_READ_BUFFER);
-        match reader.read_buf(&mut buffer).await {
-            Ok(0) => break None,
-            Ok(n) => shared.hub.emit(SocketEvent::Message(SocketMessage {
-                message: buffer.split().freeze(),
-                remote_info: SocketRemoteInfo::new(peer, n),
-            })),
-            Err(e) => break Some(e),
+/// A stream's reading as a source of events: `message` for each read; at the end
+/// `close`, after `error` if it failed (unless the socket was closed meanwhile).
+struct StreamReader<R> {
+    reader: R,
+    peer: SocketAddr,
+    pool: Arc<BufferPool>,
+    buffer: Vec<u8>,
+    closed: Closed,
+    /// The last events, in reverse order, once the stream ended.
+    ending: Vec<SocketEvent>,
+    ended: bool,
+}
+
+impl<R: AsyncRead + Send + Unpin> Source<SocketEvent> for StreamReader<R> {
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
+        if self.ended {
+            return Poll::Ready(self.ending.pop());
         }
-    };
-    if shared.mark_closed() {
-        if let Some(e) = failure {
-            tracing::debug!(%peer, error = %e, "connection failed");
-            shared
-                .hub
-                .emit(SocketEvent::Error(io_error("receiving", e)));
+        if self.buffer.capacity() == 0 {
+            self.buffer = self.pool.take();
         }
-        shared.emit_close();
+        let failure = match ready!(poll_read_buf(
+            Pin::new(&mut self.reader),
+            cx,
+            &mut self.buffer
+        )) {
+            Ok(0) => None,
+            Ok(n) => {
+                return Poll::Ready(Some(SocketEvent::Message(SocketMessage {
+                    message: self.pool.message(&mut self.buffer),
+                    remote_info: SocketRemoteInfo::new(self.peer, n),
+                })));
+            }
+            Err(e) => Some(e),
+        };
+        self.ended = true;
+        if mark_closed(&self.closed) {
+            self.ending.push(SocketEvent::Close);
+            if let Some(e) = failure {
+                tracing::debug!(peer = %self.peer, error = %e, "connection failed");
+                self.ending
+                    .push(SocketEvent::Error(io_error("receiving", e)));
+            }
+        }
+        Poll::Ready(self.ending.pop())
     }
 }
 
@@ -355,14 +399,17 @@ impl ClientCore {
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        {
+        let source = {
             let mut phase = self.phase();
             self.shared.check_open("connect")?;
-            let connected = Connected::start(halves, socket, peer, Arc::clone(&self.shared));
+            let (connected, source) = Connected::new(halves, socket, peer, &self.shared);
             *phase = Phase::Connected(Arc::new(connected));
-        }
+            source
+        };
         tracing::debug!(%peer, "connected");
+        // `connect` comes before anything read.
         self.shared.hub.emit(SocketEvent::Connect);
+        self.shared.hub.attach(source);
         Ok(())
     }
 
@@ -384,7 +431,7 @@ impl ClientCore {
         }
         let phase = std::mem::replace(&mut *self.phase(), Phase::Fresh);
         if let Phase::Connected(connected) = phase {
-            connected.shut_down().await;
+            connected.shut_down(&self.shared).await;
         }
         self.shared.emit_close();
         Ok(())

@@ -4,11 +4,30 @@
 //! and the same events as an async [`Stream`](futures::Stream).
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::task::{Context, Poll, Wake, Waker};
 
 use netcore::Error;
 use tokio::sync::{mpsc, watch};
+
+/// How many `message` events a stream may hold unread; the socket reads on only when
+/// each of its streams has room, so a slow reader slows the peer (TCP flow control,
+/// or the kernel's receive buffer for UDP) instead of filling memory.
+pub(crate) const STREAM_MESSAGE_CREDIT: usize = 8;
+
+/// Events the callbacks' task takes from the source before letting others run.
+const CALLBACKS_BUDGET: usize = 32;
+
+/// How a call to [`Inner::drive`] ended.
+enum Drove {
+    /// The source ended (or was detached).
+    Ended,
+    /// Nothing to read now, or a stream is full: the caller is woken when there may be.
+    Waiting,
+    /// Read as many events as asked; there may be more.
+    Budget,
+}
 
 /// The seed's event types (`'message'`, `'listening'`, `'connect'`, `'close'`, `'error'`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,38 +73,102 @@ type Callback<E> = Arc<dyn Fn(&E) + Send + Sync>;
 struct Registry<E> {
     next_id: u64,
     callbacks: Vec<(ListenerId, EventKind, Callback<E>)>,
-    streams: Vec<mpsc::UnboundedSender<E>>,
+    streams: Vec<Subscriber<E>>,
 }
 
-/// The callbacks and streams of one socket, and the event types that socket has.
-pub struct EventHub<E> {
+/// The sending side of one [`EventStream`].
+struct Subscriber<E> {
+    sender: mpsc::UnboundedSender<E>,
+    /// `message` events sent and not yet taken by the stream.
+    unread: Arc<AtomicUsize>,
+}
+
+/// Where a socket's events come from: its reading, polled by whoever waits for
+/// events (a stream's consumer, or the task that runs the callbacks). So a stream's
+/// consumer reads the socket in its own task, with no hand-off between tasks.
+pub(crate) trait Source<E>: Send {
+    /// The next event; `Ready(None)` once there will be none.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<E>>;
+}
+
+enum Slot<E> {
+    /// Nothing to read yet (e.g. not connected).
+    Waiting,
+    Reading(Box<dyn Source<E>>),
+    /// The source ended or was detached; it never comes back.
+    Done,
+}
+
+/// The wakers of everyone waiting for the source, woken all at once: the source
+/// registers this with the OS socket, whoever polled it.
+#[derive(Default)]
+struct WakeAll(Mutex<Vec<Waker>>);
+
+impl WakeAll {
+    fn register(&self, waker: &Waker) {
+        let mut wakers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    fn wake_all(&self) {
+        let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for WakeAll {
+    fn wake(self: Arc<Self>) {
+        self.wake_all();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_all();
+    }
+}
+
+struct Inner<E> {
     kinds: &'static [EventKind],
     registry: Mutex<Registry<E>>,
-    /// Becomes true once anyone listens; a socket starts reading only then, so that no
-    /// data is read and dropped before a listener exists.
-    listened: watch::Sender<bool>,
+    source: Mutex<Slot<E>>,
+    waiting: Arc<WakeAll>,
+    /// How many streams hold `STREAM_MESSAGE_CREDIT` unread messages; reading waits
+    /// while any does.
+    full_streams: AtomicUsize,
+    /// `waiting` as a waker, handed to the source.
+    wake_waiting: Waker,
+    /// Becomes true with the first callback: the callbacks' task starts reading then.
+    has_callbacks: watch::Sender<bool>,
 }
+
+/// The callbacks and streams of one socket, the event types that socket has, and
+/// the source its events are read from.
+pub struct EventHub<E>(Arc<Inner<E>>);
 
 impl<E: Event> EventHub<E> {
     /// A hub for a socket that emits the events in `kinds`.
     pub(crate) fn new(kinds: &'static [EventKind]) -> Self {
-        Self {
+        let waiting = Arc::new(WakeAll::default());
+        Self(Arc::new(Inner {
             kinds,
             registry: Mutex::new(Registry {
                 next_id: 0,
                 callbacks: Vec::new(),
                 streams: Vec::new(),
             }),
-            listened: watch::Sender::new(false),
-        }
-    }
-
-    fn registry(&self) -> MutexGuard<'_, Registry<E>> {
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+            source: Mutex::new(Slot::Waiting),
+            full_streams: AtomicUsize::new(0),
+            wake_waiting: Waker::from(Arc::clone(&waiting)),
+            waiting,
+            has_callbacks: watch::Sender::new(false),
+        }))
     }
 
     fn check_kind(&self, kind: EventKind) -> Result<(), Error> {
-        if self.kinds.contains(&kind) {
+        if self.0.kinds.contains(&kind) {
             Ok(())
         } else {
             Err(Error::Parameter(format!(
@@ -103,12 +186,12 @@ impl<E: Event> EventHub<E> {
         callback: impl Fn(&E) + Send + Sync + 'static,
     ) -> Result<ListenerId, Error> {
         self.check_kind(kind)?;
-        let mut registry = self.registry();
+        let mut registry = self.0.registry();
         let id = ListenerId(registry.next_id);
         registry.next_id += 1;
         registry.callbacks.push((id, kind, Arc::new(callback)));
         drop(registry);
-        self.listened.send_replace(true);
+        self.0.has_callbacks.send_replace(true);
         Ok(id)
     }
 
@@ -117,7 +200,7 @@ impl<E: Event> EventHub<E> {
     /// seed). A type the socket does not have is refused with 401.
     pub fn off(&self, kind: EventKind, id: Option<ListenerId>) -> Result<usize, Error> {
         self.check_kind(kind)?;
-        let mut registry = self.registry();
+        let mut registry = self.0.registry();
         let before = registry.callbacks.len();
         registry
             .callbacks
@@ -129,55 +212,218 @@ impl<E: Event> EventHub<E> {
     /// closed and emitted its last event.
     pub fn stream(&self) -> EventStream<E> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.registry().streams.push(sender);
-        self.listened.send_replace(true);
-        EventStream(receiver)
-    }
-
-    /// Delivers `event` to the callbacks of its type (outside the lock, so a callback
-    /// may call `on`/`off`), then to every stream.
-    pub(crate) fn emit(&self, event: E) {
-        let kind = event.kind();
-        let callbacks: Vec<Callback<E>> = self
-            .registry()
-            .callbacks
-            .iter()
-            .filter(|(_, k, _)| *k == kind)
-            .map(|(_, _, c)| Arc::clone(c))
-            .collect();
-        for callback in callbacks {
-            callback(&event);
+        let unread = Arc::new(AtomicUsize::new(0));
+        self.0.registry().streams.push(Subscriber {
+            sender,
+            unread: Arc::clone(&unread),
+        });
+        EventStream {
+            receiver,
+            unread,
+            hub: Arc::clone(&self.0),
         }
-        self.registry()
-            .streams
-            .retain(|s| s.send(event.clone()).is_ok());
     }
 
-    /// Drops every callback and ends every stream; called after the last event, which
-    /// also breaks cycles of callbacks that hold their own socket.
-    pub(crate) fn finish(&self) {
+    /// Delivers `event` to the callbacks of its type, then to every stream; after
+    /// `close`, drops every callback and ends every stream (which also breaks cycles
+    /// of callbacks that hold their own socket).
+    pub(crate) fn emit(&self, event: E) {
+        self.0.emit(event);
+    }
+
+    /// Makes `source` the socket's reading, unless the hub is done already.
+    pub(crate) fn attach(&self, source: Box<dyn Source<E>>) {
+        let mut slot = self.0.slot();
+        if matches!(*slot, Slot::Waiting) {
+            *slot = Slot::Reading(source);
+        }
+        drop(slot);
+        self.0.waiting.wake_all();
+    }
+
+    /// Stops reading for good and drops the source (waiting for a read in progress).
+    pub(crate) fn detach(&self) {
+        *self.0.slot() = Slot::Done;
+        self.0.waiting.wake_all();
+    }
+
+    /// Runs the callbacks: once the first is registered, reads from the source until
+    /// it ends. Streams read for themselves; this is for callbacks only.
+    pub(crate) fn run_callbacks(&self) -> impl Future<Output = ()> + Send + 'static {
+        let inner = Arc::clone(&self.0);
+        async move {
+            let mut has_callbacks = inner.has_callbacks.subscribe();
+            // The sender lives in `inner`, which we hold: this cannot fail.
+            let _ = has_callbacks.wait_for(|has| *has).await;
+            std::future::poll_fn(|cx| match inner.drive(cx, CALLBACKS_BUDGET) {
+                Drove::Ended => Poll::Ready(()),
+                Drove::Waiting => Poll::Pending,
+                Drove::Budget => {
+                    // Others get a turn, then we go on.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+}
+
+impl<E: Event> Inner<E> {
+    fn registry(&self) -> MutexGuard<'_, Registry<E>> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Slot<E>> {
+        self.source.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn emit(&self, event: E) {
+        let kind = event.kind();
+        let mut registry = self.registry();
+        if registry.callbacks.iter().any(|(_, k, _)| *k == kind) {
+            // Callbacks run outside the lock, so a callback may call `on`/`off`.
+            let callbacks: Vec<Callback<E>> = registry
+                .callbacks
+                .iter()
+                .filter(|(_, k, _)| *k == kind)
+                .map(|(_, _, c)| Arc::clone(c))
+                .collect();
+            drop(registry);
+            for callback in callbacks {
+                callback(&event);
+            }
+            registry = self.registry();
+        }
+        registry.streams.retain(|s| {
+            if s.sender.send(event.clone()).is_err() {
+                return false;
+            }
+            if kind == EventKind::Message
+                && s.unread.fetch_add(1, Ordering::AcqRel) + 1 == STREAM_MESSAGE_CREDIT
+            {
+                self.full_streams.fetch_add(1, Ordering::AcqRel);
+            }
+            true
+        });
+        drop(registry);
+        if kind == EventKind::Close {
+            self.finish();
+        }
+    }
+
+    /// A stream took a `message`; `unread` is its count.
+    fn stream_took(&self, unread: &AtomicUsize) {
+        if unread.fetch_sub(1, Ordering::AcqRel) == STREAM_MESSAGE_CREDIT {
+            self.full_streams.fetch_sub(1, Ordering::AcqRel);
+            // The source may be waiting for room in this stream.
+            self.waiting.wake_all();
+        }
+    }
+
+    fn finish(&self) {
         let mut registry = self.registry();
         registry.callbacks.clear();
         registry.streams.clear();
     }
 
-    /// Waits until someone listens (a callback or a stream).
-    pub(crate) async fn listened(&self) {
-        let mut receiver = self.listened.subscribe();
-        // The sender lives as long as `self`, so this cannot fail while we borrow it.
-        let _ = receiver.wait_for(|listened| *listened).await;
+    /// Reads up to `budget` events from the source and emits them. When it has none
+    /// ready or a stream is full, `cx` is woken once there may be more. If another
+    /// task is reading, leaves it to that one (`Waiting`).
+    fn drive(&self, cx: &mut Context<'_>, budget: usize) -> Drove {
+        self.waiting.register(cx.waker());
+        let mut slot = match self.source.try_lock() {
+            Ok(slot) => slot,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Drove::Waiting,
+        };
+        let source = match &mut *slot {
+            Slot::Waiting => return Drove::Waiting,
+            Slot::Done => return Drove::Ended,
+            Slot::Reading(source) => source,
+        };
+        let mut source_cx = Context::from_waker(&self.wake_waiting);
+        for _ in 0..budget {
+            if self.full_streams.load(Ordering::Acquire) > 0 {
+                // A stream taking a message wakes `waiting`.
+                return Drove::Waiting;
+            }
+            match source.poll_event(&mut source_cx) {
+                Poll::Ready(Some(event)) => self.emit(event),
+                Poll::Ready(None) => {
+                    *slot = Slot::Done;
+                    drop(slot);
+                    self.waiting.wake_all();
+                    return Drove::Ended;
+                }
+                Poll::Pending => return Drove::Waiting,
+            }
+        }
+        Drove::Budget
     }
 }
 
 /// The events of a socket as an async stream (see [`EventSource::events`]).
-#[derive(Debug)]
-pub struct EventStream<E>(mpsc::UnboundedReceiver<E>);
+///
+/// Polling the stream reads the socket. A stream holds at most a few unread `message`
+/// events: while it is full the socket stops reading, for its callbacks and other
+/// streams too. Drop a stream you no longer read.
+pub struct EventStream<E> {
+    receiver: mpsc::UnboundedReceiver<E>,
+    unread: Arc<AtomicUsize>,
+    hub: Arc<Inner<E>>,
+}
 
-impl<E> futures::Stream for EventStream<E> {
+impl<E> std::fmt::Debug for EventStream<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("unread", &self.unread)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Event> EventStream<E> {
+    fn take(&mut self, cx: &mut Context<'_>) -> Poll<Option<E>> {
+        let polled = self.receiver.poll_recv(cx);
+        if let Poll::Ready(Some(event)) = &polled
+            && event.kind() == EventKind::Message
+        {
+            self.hub.stream_took(&self.unread);
+        }
+        polled
+    }
+}
+
+impl<E: Event> futures::Stream for EventStream<E> {
     type Item = E;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<E>> {
-        self.0.poll_recv(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<E>> {
+        let this = self.get_mut();
+        if let Poll::Ready(event) = this.take(cx) {
+            return Poll::Ready(event);
+        }
+        // One event at a time, handled while its data is fresh in the cache; whether
+        // the source ended or not, what it read is in the channel now.
+        let _ = this.hub.drive(cx, 1);
+        this.take(cx)
+    }
+}
+
+impl<E> Drop for EventStream<E> {
+    fn drop(&mut self) {
+        self.receiver.close();
+        let hub = &self.hub;
+        hub.registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .streams
+            .retain(|s| !Arc::ptr_eq(&s.unread, &self.unread));
+        // Needs no room any more.
+        let before = self.unread.swap(0, Ordering::AcqRel);
+        if before >= STREAM_MESSAGE_CREDIT {
+            hub.full_streams.fetch_sub(1, Ordering::AcqRel);
+        }
+        hub.waiting.wake_all();
     }
 }
 
@@ -272,13 +518,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stream_sees_events_in_order_and_ends_on_finish() {
+    async fn stream_sees_events_in_order_and_ends_after_close() {
         use futures::StreamExt;
         let hub = EventHub::new(&[EventKind::Message, EventKind::Close]);
         let mut stream = hub.stream();
         hub.emit(Ping(EventKind::Message));
         hub.emit(Ping(EventKind::Close));
-        hub.finish();
         let got: Vec<Ping> = (&mut stream).collect().await;
         assert_eq!(got, vec![Ping(EventKind::Message), Ping(EventKind::Close)]);
     }

@@ -23,9 +23,13 @@
 //! (connection refused or reset, a timeout, a call on a closed socket, a failed TLS
 //! handshake) 2100003, with a message saying what happened.
 //!
-//! Events: a socket reads only once anything listens (a callback or a stream), so no
-//! data is dropped before that. A connection that fails (e.g. reset by the peer)
-//! emits `error` then `close`; `close` is always the last event.
+//! Events: a socket reads only once anything listens, so no data is dropped before
+//! that. A stream reads the socket itself as it is polled, in the consumer's task
+//! (no hand-off between tasks); callbacks are run by a task of their own once the
+//! first is registered. A stream holding a few unread messages holds back reading
+//! (the peer is slowed by TCP flow control), so memory stays bounded. A connection
+//! that fails (e.g. reset by the peer) emits `error` then `close`; `close` is always
+//! the last event.
 //!
 //! ```no_run
 //! use futures::StreamExt;
@@ -95,6 +99,7 @@ impl_bind_to_interface_for_fd!(
     tokio::net::UdpSocket
 );
 
+mod buffer;
 mod connection;
 mod error;
 mod events;

@@ -211,7 +211,6 @@ impl TcpSocketServer {
         }
         self.listening().take();
         self.shared.hub.emit(ServerEvent::Close);
-        self.shared.hub.finish();
         Ok(())
     }
 }
@@ -260,7 +259,8 @@ fn accept(
     }
     let connection = Shared::new(STREAM_EVENTS);
     connection.set_send_timeout(options.and_then(|o| o.common.socket_timeout));
-    let connected = Connected::start(stream.into_split(), socket, peer, Arc::clone(&connection));
+    let (connected, source) = Connected::new(stream.into_split(), socket, peer, &connection);
+    connection.hub.attach(source);
     let connection = TcpSocketConnection {
         client_id: shared.next_client_id.fetch_add(1, Ordering::Relaxed),
         shared: connection,
@@ -316,7 +316,7 @@ impl TcpSocketConnection {
         if !self.shared.mark_closed() {
             return Err(closed("close"));
         }
-        self.connected.shut_down().await;
+        self.connected.shut_down(&self.shared).await;
         self.shared.emit_close();
         Ok(())
     }

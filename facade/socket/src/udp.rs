@@ -2,15 +2,16 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, ready};
 
-use bytes::BytesMut;
 use netcore::{Error, NetAddress};
 use socket2::{SockRef, Type};
 use tokio::task::JoinHandle;
 
+use crate::buffer::BufferPool;
 use crate::connection::{Shared, within_timeout};
 use crate::error::{closed, io_error, not_ready};
-use crate::events::{EventHub, EventKind, EventSource};
+use crate::events::{EventHub, EventKind, EventSource, Source};
 use crate::sys;
 use crate::types::{SocketEvent, SocketMessage, SocketRemoteInfo, SocketState, UdpExtraOptions};
 
@@ -27,12 +28,12 @@ const UDP_EVENTS: &[EventKind] = &[
 struct Bound {
     socket: Arc<tokio::net::UdpSocket>,
     local: SocketAddr,
-    receiver: JoinHandle<()>,
+    callbacks: JoinHandle<()>,
 }
 
 impl Drop for Bound {
     fn drop(&mut self) {
-        self.receiver.abort();
+        self.callbacks.abort();
     }
 }
 
@@ -87,7 +88,7 @@ impl UdpSocket {
     pub async fn bind(&self, address: NetAddress) -> Result<(), Error> {
         self.shared.check_open("bind")?;
         let local = SocketAddr::new(address.ip(), address.port());
-        {
+        let socket = {
             let mut bound = self.bound();
             if bound.is_some() {
                 return Err(Error::Internal("bind: the socket is already bound".into()));
@@ -107,16 +108,22 @@ impl UdpSocket {
                 .local_addr()
                 .map_err(|e| io_error("reading the bound address", e))?;
             let socket = Arc::new(socket);
-            let receiver =
-                tokio::spawn(receive_loop(Arc::clone(&socket), Arc::clone(&self.shared)));
             *bound = Some(Bound {
-                socket,
+                socket: Arc::clone(&socket),
                 local,
-                receiver,
+                callbacks: tokio::spawn(self.shared.hub.run_callbacks()),
             });
-        }
+            socket
+        };
         tracing::debug!(%local, "UDP socket bound");
+        // `listening` comes before anything received.
         self.shared.hub.emit(SocketEvent::Listening);
+        self.shared.hub.attach(Box::new(DatagramReader {
+            pool: BufferPool::new(DATAGRAM_BUFFER),
+            socket,
+            buffer: Vec::new(),
+            stopped: false,
+        }));
         Ok(())
     }
 
@@ -150,6 +157,7 @@ impl UdpSocket {
             return Err(closed("close"));
         }
         self.bound().take();
+        self.shared.hub.detach();
         self.shared.emit_close();
         Ok(())
     }
@@ -219,34 +227,48 @@ impl EventSource for UdpSocket {
     }
 }
 
-/// Receives datagrams once someone listens, emitting `message` for each and `error`
-/// for a failed receive; receiving goes on after a transient failure (an ICMP
-/// error reported on the socket) and stops after any other.
-async fn receive_loop(socket: Arc<tokio::net::UdpSocket>, shared: Arc<Shared>) {
-    shared.hub.listened().await;
-    let mut buffer = BytesMut::new();
-    loop {
-        buffer.reserve(DATAGRAM_BUFFER);
-        match socket.recv_buf_from(&mut buffer).await {
-            Ok((n, peer)) => shared.hub.emit(SocketEvent::Message(SocketMessage {
-                message: buffer.split().freeze(),
+/// Receiving as a source of events: `message` for each datagram and `error` for a
+/// failed receive; receiving goes on after a transient failure (an ICMP error
+/// reported on the socket) and stops after any other.
+struct DatagramReader {
+    socket: Arc<tokio::net::UdpSocket>,
+    pool: Arc<BufferPool>,
+    buffer: Vec<u8>,
+    stopped: bool,
+}
+
+impl Source<SocketEvent> for DatagramReader {
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Option<SocketEvent>> {
+        if self.stopped {
+            return Poll::Ready(None);
+        }
+        if self.buffer.capacity() == 0 {
+            self.buffer = self.pool.take();
+        }
+        let received = loop {
+            if let Err(e) = ready!(self.socket.poll_recv_ready(cx)) {
+                break Err(e);
+            }
+            match self.socket.try_recv_buf_from(&mut self.buffer) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                other => break other,
+            }
+        };
+        Poll::Ready(Some(match received {
+            Ok((n, peer)) => SocketEvent::Message(SocketMessage {
+                message: self.pool.message(&mut self.buffer),
                 remote_info: SocketRemoteInfo::new(peer, n),
-            })),
+            }),
             Err(e) => {
                 tracing::debug!(error = %e, "UDP receive failed");
-                let transient = matches!(
+                self.stopped = !matches!(
                     e.kind(),
                     std::io::ErrorKind::ConnectionRefused
                         | std::io::ErrorKind::ConnectionReset
                         | std::io::ErrorKind::Interrupted
                 );
-                shared
-                    .hub
-                    .emit(SocketEvent::Error(io_error("receiving", e)));
-                if !transient {
-                    break;
-                }
+                SocketEvent::Error(io_error("receiving", e))
             }
-        }
+        }))
     }
 }

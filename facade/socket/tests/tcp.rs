@@ -386,3 +386,86 @@ async fn bad_input_and_wrong_states_fail_with_codes() {
         assert!(error.to_string().contains("closed"), "{error}");
     }
 }
+
+/// A peer that sends `data` to whoever connects, then closes.
+async fn sending_peer(data: Arc<Vec<u8>>) -> NetAddress {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let data = Arc::clone(&data);
+            tokio::spawn(async move {
+                let _ = stream.write_all(&data).await;
+            });
+        }
+    });
+    NetAddress::new(address.ip(), address.port())
+}
+
+fn pattern(len: usize) -> Arc<Vec<u8>> {
+    Arc::new((0..len).map(|i| (i % 251) as u8).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_left_unread_holds_back_reading_until_dropped() {
+    const TOTAL: usize = 16 * 1024 * 1024;
+    let peer = sending_peer(pattern(TOTAL)).await;
+    let tcp = TcpSocket::new();
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&received);
+    tcp.on(EventKind::Message, move |event| {
+        if let SocketEvent::Message(m) = event {
+            counter.fetch_add(m.message.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    let unread = tcp.events();
+    tcp.connect(TcpConnectOptions::new(peer)).await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held_back = received.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(held_back > 0, "the callbacks read nothing");
+    assert!(
+        held_back <= 1024 * 1024,
+        "{held_back} bytes were read while a stream held its messages unread"
+    );
+
+    drop(unread);
+    within("reading on after the stream was dropped", async {
+        while received.load(std::sync::atomic::Ordering::SeqCst) < TOTAL {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), TOTAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_streams_on_two_tasks_each_get_every_byte_in_order() {
+    const TOTAL: usize = 4 * 1024 * 1024;
+    let data = pattern(TOTAL);
+    let peer = sending_peer(Arc::clone(&data)).await;
+    let tcp = TcpSocket::new();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut events = tcp.events();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    match next(&mut events).await {
+                        SocketEvent::Message(m) => got.extend_from_slice(&m.message),
+                        SocketEvent::Connect => {}
+                        SocketEvent::Close => return got,
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    tcp.connect(TcpConnectOptions::new(peer)).await.unwrap();
+    for reader in readers {
+        let got = within("reading two streams", reader).await.unwrap();
+        assert_eq!(got.len(), TOTAL);
+        assert!(got == *data, "a stream's bytes differ from what was sent");
+    }
+}
