@@ -102,11 +102,19 @@ struct CacheEntry {
 
 /// How a network's queries go out.
 enum Upstream {
-    Ready(Arc<Resolver<BoundRuntime>>),
+    Ready(Arc<Resolvers>),
     /// The network has no DNS servers.
     NoServers,
     /// The network's queries cannot be sent (binding refused, bad configuration).
     Unusable(String),
+}
+
+/// A network's resolvers: one over all its servers, and, when it has several, one
+/// per server to ask in turn after a SERVFAIL (hickory's pool takes a SERVFAIL as
+/// final, glibc tries the next server).
+struct Resolvers {
+    all: Resolver<BoundRuntime>,
+    each: Vec<Resolver<BoundRuntime>>,
 }
 
 struct Network {
@@ -605,7 +613,7 @@ impl DnsService {
 
     /// Starts the upstream query for `key` as a task of its own, so that it completes
     /// (and fills the cache) even when every waiting lookup is dropped.
-    fn start_query(&self, key: QueryKey, resolver: Arc<Resolver<BoundRuntime>>) -> SharedLookup {
+    fn start_query(&self, key: QueryKey, resolver: Arc<Resolvers>) -> SharedLookup {
         let inner = self.inner.clone();
         let task_key = key.clone();
         let task = tokio::spawn(async move {
@@ -742,31 +750,44 @@ fn build_upstream(
         warn!(%net, interface, "{why}");
         return Upstream::Unusable(why);
     }
-    let name_servers = servers
-        .iter()
-        .map(|server| {
-            let mut ns = NameServerConfig::udp_and_tcp(server.ip());
-            for connection in &mut ns.connections {
-                connection.port = server.port();
-            }
-            ns
-        })
-        .collect();
-    let mut options = ResolverOpts::default();
-    options.timeout = config.timeout;
-    options.attempts = config.attempts;
-    // Our own cache answers repeated lookups; hickory's would hide TTL expiry.
-    options.cache_size = 0;
-    options.use_hosts_file = ResolveHosts::Never;
-    options.ndots = 0;
-    let resolver = Resolver::builder_with_config(
-        ResolverConfig::from_name_servers(name_servers),
-        BoundRuntime::new(interface),
-    )
-    .with_options(options)
-    .build();
-    match resolver {
-        Ok(resolver) => Upstream::Ready(Arc::new(resolver)),
+    let build = |servers: &[SocketAddr]| {
+        let name_servers = servers
+            .iter()
+            .map(|server| {
+                let mut ns = NameServerConfig::udp_and_tcp(server.ip());
+                for connection in &mut ns.connections {
+                    connection.port = server.port();
+                }
+                ns
+            })
+            .collect();
+        let mut options = ResolverOpts::default();
+        options.timeout = config.timeout;
+        options.attempts = config.attempts;
+        // Our own cache answers repeated lookups; hickory's would hide TTL expiry.
+        options.cache_size = 0;
+        options.use_hosts_file = ResolveHosts::Never;
+        options.ndots = 0;
+        Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(name_servers),
+            BoundRuntime::new(interface),
+        )
+        .with_options(options)
+        .build()
+    };
+    let resolvers = build(servers).and_then(|all| {
+        let each = if servers.len() > 1 {
+            servers
+                .iter()
+                .map(|server| build(std::slice::from_ref(server)))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Resolvers { all, each })
+    });
+    match resolvers {
+        Ok(resolvers) => Upstream::Ready(Arc::new(resolvers)),
         Err(e) => {
             warn!(%net, error = %e, "cannot build the network's resolver");
             Upstream::Unusable(format!(
@@ -778,7 +799,7 @@ fn build_upstream(
 
 /// Asks the network's servers; the outcome and how long it may be cached.
 async fn query_upstream(
-    resolver: &Resolver<BoundRuntime>,
+    resolvers: &Resolvers,
     key: &QueryKey,
     config: &DnsConfig,
 ) -> (Outcome, Duration) {
@@ -805,15 +826,34 @@ async fn query_upstream(
         .timeout
         .saturating_mul(attempts)
         .saturating_add(Duration::from_secs(1));
-    let result = match tokio::time::timeout(deadline, resolver.lookup(name, record_type)).await {
-        Ok(result) => result,
+    let lookup = async |resolver: &Resolver<BoundRuntime>| match tokio::time::timeout(
+        deadline,
+        resolver.lookup(name.clone(), record_type),
+    )
+    .await
+    {
+        Ok(result) => Some(result),
         Err(_) => {
             debug!(name = key.name, "DNS query hit its overall deadline");
-            return (
-                Err(Failure::Resolve(ResolveFailure::Timeout)),
-                Duration::ZERO,
-            );
+            None
         }
+    };
+    let mut result = lookup(&resolvers.all).await;
+    for resolver in &resolvers.each {
+        if !matches!(&result, Some(Err(e)) if is_server_failure(e)) {
+            break;
+        }
+        debug!(
+            name = key.name,
+            "SERVFAIL: asking the network's servers one by one"
+        );
+        result = lookup(resolver).await;
+    }
+    let Some(result) = result else {
+        return (
+            Err(Failure::Resolve(ResolveFailure::Timeout)),
+            Duration::ZERO,
+        );
     };
     match result {
         Ok(lookup) => {
@@ -856,9 +896,23 @@ async fn query_upstream(
     }
 }
 
+/// Whether the server answered SERVFAIL.
+fn is_server_failure(error: &NetError) -> bool {
+    match error {
+        NetError::Dns(DnsError::ResponseCode(code)) => *code == ResponseCode::ServFail,
+        NetError::Dns(DnsError::NoRecordsFound(no_records)) => {
+            no_records.response_code == ResponseCode::ServFail
+        }
+        _ => false,
+    }
+}
+
 /// The kind of a hickory error, and the negative TTL when it is a cacheable "no such
 /// name".
 fn classify(error: &NetError) -> (ResolveFailure, Option<u32>) {
+    if is_server_failure(error) {
+        return (ResolveFailure::ServerFailure, None);
+    }
     match error {
         NetError::Dns(DnsError::NoRecordsFound(no_records)) => {
             (ResolveFailure::NotFound, no_records.negative_ttl)

@@ -658,8 +658,7 @@ async fn single_label_names_use_the_network_search_domains() {
 
 #[tokio::test]
 async fn an_unreachable_server_falls_back_to_the_next_of_the_same_network() {
-    // The first server is a port nothing listens on (connection refused). A server
-    // that answers SERVFAIL is final for hickory's pool, so it is not the case here.
+    // The first server is a port nothing listens on (connection refused).
     let unused = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let bad_addr = unused.local_addr().unwrap();
     drop(unused);
@@ -684,4 +683,45 @@ async fn an_unreachable_server_falls_back_to_the_next_of_the_same_network() {
         .unwrap();
     assert_eq!(got, addrs(&["10.9.0.1"]));
     assert_eq!(good.count("both.test", RecordType::A), 1);
+}
+
+#[tokio::test]
+async fn a_servfail_falls_back_to_the_next_server_of_the_same_network() {
+    let broken = TestServer::start("127.0.0.1").await;
+    let good = TestServer::start("127.0.0.2").await;
+    broken.set("both.test", Answer::ServFail);
+    good.set("both.test", Answer::Addresses(vec![ip("10.9.0.2")], 60));
+    broken.set("down.test", Answer::ServFail);
+    good.set("down.test", Answer::ServFail);
+    let dns = DnsService::new(DnsConfig {
+        attempts: 1,
+        ..quick_config()
+    });
+    let props = ConnectionProperties {
+        interface_name: loopback_interface().into(),
+        dnses: vec![
+            NetAddress::new(broken.addr.ip(), broken.addr.port()),
+            NetAddress::new(good.addr.ip(), good.addr.port()),
+        ],
+        ..Default::default()
+    };
+    dns.set_network(net(100), &props).unwrap();
+    for _ in 0..3 {
+        let got = dns
+            .get_addresses_by_name(APP, Some(net(100)), "both.test", ipv4())
+            .await
+            .unwrap();
+        assert_eq!(got, addrs(&["10.9.0.2"]));
+        dns.flush_cache(None);
+    }
+    // Every server failing is a server failure, not "no such name".
+    assert_eq!(
+        failure(
+            dns.get_addresses_by_name(APP, Some(net(100)), "down.test", ipv4())
+                .await
+        ),
+        ResolveFailure::ServerFailure
+    );
+    assert!(broken.count("down.test", RecordType::A) >= 1);
+    assert!(good.count("down.test", RecordType::A) >= 1);
 }
