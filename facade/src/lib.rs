@@ -23,7 +23,8 @@
 //! capabilities, properties, requests and their events, app binding, reports,
 //! extended attributes), DNS (per-network lookups, per-app custom rules, IDNA), HTTP
 //! proxies and PAC, and the kernel queries (neighbour table, port states,
-//! connection owner).
+//! connection owner). [`profiles`] is the second platform's connection API (seed
+//! 004) on the same runtime.
 
 mod api;
 pub mod blocking;
@@ -32,6 +33,7 @@ mod connection;
 mod dns_api;
 mod manager;
 pub mod ports;
+pub mod profiles;
 mod proxy_api;
 mod routes;
 

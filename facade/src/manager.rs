@@ -19,8 +19,8 @@ use netcore::engine::{
     ValidationResult,
 };
 use netcore::{
-    ActivationRequest, Bearer, BearerEvent, ConnectionProperties, Error, NetHandle, ReportSink,
-    Result,
+    ActivationRequest, Bearer, BearerEvent, ConnectionProperties, Error, NetBearType, NetHandle,
+    ReportSink, Result,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     pub(crate) vpn: Arc<netcore_bearer_vpn::VpnBearer>,
     /// What became of each plugin file.
     plugins: Mutex<Vec<PluginStatus>>,
+    /// The types of the bearers that run.
+    pub(crate) bearer_types: Vec<NetBearType>,
     /// The global and per-app HTTP proxies.
     pub(crate) proxies: Mutex<netcore_proxy::ProxySettings>,
     /// PAC scripts and their evaluation.
@@ -296,6 +298,7 @@ impl Builder {
         engine.observe_all(true);
         let (actions_tx, actions_rx) = mpsc::unbounded_channel();
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        let bearer_types = all_bearers.iter().map(|b| b.bearer_type()).collect();
         let mut bearers = BTreeMap::new();
         let mut generations = HashMap::new();
         for bearer in all_bearers {
@@ -316,6 +319,7 @@ impl Builder {
             next_connection: AtomicU64::new(1),
             vpn,
             plugins: Mutex::default(),
+            bearer_types,
             proxies: Mutex::new(proxies),
             pac,
             diagnostics: netcore_probe::Diagnostics::new(self.config.diagnostics.clone())
