@@ -171,6 +171,9 @@ impl Shared {
         core.engine.unregister(id, Instant::now())?;
         core.subscribers.remove(&id);
         core.dispatch(&self.actions);
+        drop(core);
+        // The network it used may start lingering: a new, earlier timer.
+        self.wake.notify_one();
         Ok(())
     }
 
