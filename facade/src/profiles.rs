@@ -13,6 +13,7 @@
 //! | `connection_set_type_changed_cb()` and the IP and proxy ones, `unset` | [`Connection::on_type_changed`], [`Connection::on_ip_address_changed`], [`Connection::on_proxy_address_changed`], `None` unsets |
 //! | `connection_get_current_profile()`, `connection_get_profile_iterator()`, `connection_get_default_cellular_service_profile()` | [`Connection::current_profile`], [`Connection::profiles`], [`Connection::default_cellular_service_profile`] |
 //! | `connection_profile_get_*()` / `connection_profile_refresh()` | [`Profile`]'s fields / [`Connection::refresh_profile`] |
+//! | `connection_open_profile()` / `connection_close_profile()` | [`Connection::open_profile`] / [`Connection::close_profile`] |
 //!
 //! Statistics count the bytes of the networks' interfaces (`/sys/class/net`), per
 //! connection type: "last" is the current (or most recent) session of that type,
@@ -24,11 +25,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use netcore::engine::NetworkSnapshot;
-use netcore::{Error, NetBearType, NetCap, NetHandle, Result};
+use netcore::engine::{NetEvent, NetworkSnapshot};
+use netcore::{Error, NetBearType, NetCap, NetHandle, NetSpecifier, Result};
 use tokio::task::JoinHandle;
 
-use crate::NetManager;
+use crate::{NetConnection, NetManager};
 
 /// How often statistics are sampled and the proxy is compared, besides at each event:
 /// a network's last bytes are counted even when its interface goes with it.
@@ -193,6 +194,8 @@ pub struct Profile {
     /// A name: the bearer's identifier of the network (e.g. `slot0`, a Wi-Fi network
     /// id), else the interface name.
     pub name: String,
+    /// The bearer's identifier of the network (the seed's `bearerPrivateIdentifier`).
+    pub identifier: Option<String>,
     /// The profile type.
     pub profile_type: ProfileType,
     /// Connected while the network exists, disconnected once it went.
@@ -240,6 +243,7 @@ impl Profile {
                 .identifier
                 .clone()
                 .unwrap_or_else(|| properties.interface_name.clone()),
+            identifier: snapshot.identifier.clone(),
             profile_type,
             state: ProfileState::Connected,
             interface_name: properties.interface_name.clone(),
@@ -253,6 +257,25 @@ impl Profile {
             }),
             is_default: snapshot.is_default,
         })
+    }
+
+    fn bearer(&self) -> NetBearType {
+        match self.profile_type {
+            ProfileType::Cellular => NetBearType::Cellular,
+            ProfileType::Wifi => NetBearType::Wifi,
+            ProfileType::Ethernet => NetBearType::Ethernet,
+            ProfileType::Bt => NetBearType::Bluetooth,
+        }
+    }
+
+    /// What opening the profile asks for: its bearer, and its identifier if it has
+    /// one.
+    fn specifier(&self) -> NetSpecifier {
+        let spec = NetSpecifier::new(&[self.bearer()], &[]);
+        match &self.identifier {
+            Some(id) => spec.with_identifier(id.clone()),
+            None => spec,
+        }
     }
 
     fn connection_type(&self) -> ConnectionType {
@@ -472,6 +495,8 @@ struct State {
 struct Inner {
     manager: NetManager,
     state: Mutex<State>,
+    /// The requests of the open profiles, by what they ask for.
+    open: Mutex<HashMap<(ProfileType, Option<String>), NetConnection>>,
 }
 
 impl Inner {
@@ -561,6 +586,7 @@ impl Connection {
                 callbacks: Callbacks::default(),
                 seen: Seen::default(),
             }),
+            open: Mutex::default(),
         });
         let mut watch = manager.watch();
         inner.update().await;
@@ -756,6 +782,75 @@ impl Connection {
                 is_default: false,
                 ..profile.clone()
             },
+        }
+    }
+}
+
+impl Connection {
+    /// `connection_open_profile()`: asks for `profile`'s network (its bearer and
+    /// identifier: a cellular profile of `slot1` activates that SIM's data connection)
+    /// and keeps asking until [`Connection::close_profile`], so the network stays
+    /// up. Returns the profile as its network is once up, or 2100003 if none came
+    /// within `timeout` (and then nothing stays asked for).
+    pub async fn open_profile(&self, profile: &Profile, timeout: Duration) -> Result<Profile> {
+        let key = (profile.profile_type, profile.identifier.clone());
+        let timeout_ms = u32::try_from(timeout.as_millis())
+            .ok()
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| Error::invalid(format!("timeout {timeout:?} is out of range")))?;
+        let mut request = self
+            .inner
+            .manager
+            .create_net_connection(Some(profile.specifier()), timeout_ms);
+        request.register().await?;
+        loop {
+            match request.next_event().await {
+                Some(NetEvent::Available(net)) => {
+                    let opened = self
+                        .inner
+                        .manager
+                        .snapshot(net)
+                        .ok()
+                        .as_ref()
+                        .and_then(Profile::of)
+                        .ok_or_else(|| {
+                            Error::Internal(format!("network {net} went while opening"))
+                        })?;
+                    self.inner
+                        .open
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key, request);
+                    return Ok(opened);
+                }
+                Some(NetEvent::Unavailable) | None => {
+                    return Err(Error::Internal(format!(
+                        "no {:?} network for profile {:?} within {timeout:?}",
+                        profile.profile_type, profile.name
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// `connection_close_profile()`: stops asking for `profile`'s network; the
+    /// bearer releases it unless something else still needs it. Closing a profile
+    /// that is not open is 2100001.
+    pub async fn close_profile(&self, profile: &Profile) -> Result<()> {
+        let key = (profile.profile_type, profile.identifier.clone());
+        let request = self
+            .inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        match request {
+            Some(mut request) => request.unregister().await,
+            None => Err(Error::invalid(format!(
+                "profile {:?} is not open",
+                profile.name
+            ))),
         }
     }
 }

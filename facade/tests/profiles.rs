@@ -39,7 +39,7 @@ fn start() -> (NetManager, Arc<SimBearer>, Arc<SimBearer>) {
 }
 
 /// A Wi-Fi network on `interface` with 192.0.2.10/24.
-fn wifi(interface: &str) -> NetworkInfo {
+fn wifi_info(interface: &str) -> NetworkInfo {
     let mut info = NetworkInfo::new(NetBearType::Wifi, interface).with_identifier("7");
     info.properties.link_addresses =
         vec![LinkAddress::new(IpAddr::from([192, 0, 2, 10]), 24).unwrap()];
@@ -47,7 +47,7 @@ fn wifi(interface: &str) -> NetworkInfo {
 }
 
 /// A cellular network on `wwan0` (slot0) with 2001:db8::5/64, serving MMS too.
-fn cell() -> NetworkInfo {
+fn cell_info() -> NetworkInfo {
     let mut info = NetworkInfo::new(NetBearType::Cellular, "wwan0")
         .with_identifier("slot0")
         .with_capability(NetCap::Mms, true);
@@ -100,7 +100,7 @@ async fn type_addresses_states_and_profiles_follow_the_networks() {
     assert!(connection.profiles().is_empty());
 
     // Wi-Fi comes: the default connection.
-    wifi_bearer.connect("wlan0", wifi("wlan0"));
+    wifi_bearer.connect("wlan0", wifi_info("wlan0"));
     wait_until("Wi-Fi as the default", || {
         connection.connection_type() == ConnectionType::Wifi
     })
@@ -128,7 +128,7 @@ async fn type_addresses_states_and_profiles_follow_the_networks() {
     );
 
     // Cellular comes too; Wi-Fi stays the default.
-    cell_bearer.connect("wwan0", cell());
+    cell_bearer.connect("wwan0", cell_info());
     wait_until("cellular connected", || {
         connection.cellular_state() == CellularState::Connected
     })
@@ -244,7 +244,7 @@ async fn statistics_count_the_interface_bytes_per_type() {
     let (manager, wifi_bearer, _cell) = start();
     let connection = Connection::new(&manager).await;
     // A simulated Wi-Fi network on the loopback interface, whose counters are real.
-    wifi_bearer.connect("lo", wifi("lo"));
+    wifi_bearer.connect("lo", wifi_info("lo"));
     wait_until("Wi-Fi up", || {
         connection.wifi_state() == WifiState::Connected
     })
@@ -290,7 +290,7 @@ async fn statistics_count_the_interface_bytes_per_type() {
         "the ended session's {last_session}"
     );
     let total = stat(StatisticsType::TotalSentData).await;
-    wifi_bearer.connect("lo", wifi("lo"));
+    wifi_bearer.connect("lo", wifi_info("lo"));
     wait_until("Wi-Fi up again", || {
         connection.wifi_state() == WifiState::Connected
     })
@@ -313,5 +313,71 @@ async fn statistics_count_the_interface_bytes_per_type() {
             .unwrap_err()
             .code(),
         2100001
+    );
+}
+
+#[tokio::test]
+async fn opening_a_profile_activates_its_network_and_closing_releases_it() {
+    let mut config = Config::default();
+    config.engine.linger_secs = 0;
+    let wifi = Arc::new(SimBearer::new(NetBearType::Wifi, "sim-wifi"));
+    let cell = Arc::new(SimBearer::new(NetBearType::Cellular, "sim-cell"));
+    let manager = NetManager::builder(config)
+        .bearer(wifi.clone())
+        .bearer(cell.clone())
+        .validator(Arc::new(Valid))
+        .start()
+        .unwrap();
+    let connection = Connection::new(&manager).await;
+    // Wi-Fi is the default network, so cellular is up only while asked for.
+    wifi.connect("wlan0", wifi_info("wlan0"));
+    cell.connect("wwan0", cell_info());
+    wait_until("cellular up", || {
+        connection.cellular_state() == CellularState::Connected
+    })
+    .await;
+    let profile = connection
+        .default_cellular_service_profile(CellularServiceType::Internet)
+        .unwrap();
+    cell.disconnect("wwan0");
+    wait_until("cellular down", || {
+        connection.refresh_profile(&profile).state == ProfileState::Disconnected
+    })
+    .await;
+
+    // Opening asks the cellular bearer for slot0's data connection.
+    cell.on_activate(Some("slot0"), "wwan0", cell_info());
+    let opened = connection
+        .open_profile(&profile, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (opened.state, opened.identifier.as_deref()),
+        (ProfileState::Connected, Some("slot0"))
+    );
+    assert_eq!(cell.activations().len(), 1);
+    assert_eq!(cell.activations()[0].identifier.as_deref(), Some("slot0"));
+
+    // Closing lets the bearer release it (no linger in this configuration).
+    connection.close_profile(&opened).await.unwrap();
+    wait_until("the release", || !cell.releases().is_empty()).await;
+    assert_eq!(
+        connection.close_profile(&opened).await.unwrap_err().code(),
+        2100001
+    );
+
+    // A profile whose network cannot come: 2100003 after the timeout.
+    let wifi_profile = netcore_facade::profiles::Profile {
+        profile_type: ProfileType::Wifi,
+        identifier: Some("unknown".into()),
+        ..opened
+    };
+    assert_eq!(
+        connection
+            .open_profile(&wifi_profile, Duration::from_millis(100))
+            .await
+            .unwrap_err()
+            .code(),
+        2100003
     );
 }
