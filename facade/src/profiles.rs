@@ -14,6 +14,7 @@
 //! | `connection_get_current_profile()`, `connection_get_profile_iterator()`, `connection_get_default_cellular_service_profile()` | [`Connection::current_profile`], [`Connection::profiles`], [`Connection::default_cellular_service_profile`] |
 //! | `connection_profile_get_*()` / `connection_profile_refresh()` | [`Profile`]'s fields / [`Connection::refresh_profile`] |
 //! | `connection_open_profile()` / `connection_close_profile()` | [`Connection::open_profile`] / [`Connection::close_profile`] |
+//! | `connection_profile_get_network_interface_name()` + binding a socket to it | [`Profile::interface_name`] / [`Profile::bind_socket`] |
 //!
 //! Statistics count the bytes of the networks' interfaces (`/sys/class/net`), per
 //! connection type: "last" is the current (or most recent) session of that type,
@@ -218,6 +219,13 @@ impl Profile {
             AddressFamily::Ipv4 => self.ipv4_address.unwrap_or(Ipv4Addr::UNSPECIFIED).into(),
             AddressFamily::Ipv6 => self.ipv6_address.unwrap_or(Ipv6Addr::UNSPECIFIED).into(),
         }
+    }
+
+    /// Binds `socket` to the profile's interface, so its traffic goes through this
+    /// network (what the seed does with `CURLOPT_INTERFACE`): sockets of the socket
+    /// API, std and tokio sockets. Errors as [`netcore_socket::BindToInterface`]'s.
+    pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
+        socket.bind_to_interface(&self.interface_name)
     }
 
     fn of(snapshot: &NetworkSnapshot) -> Option<Self> {

@@ -249,6 +249,17 @@ async fn statistics_count_the_interface_bytes_per_type() {
         connection.wifi_state() == WifiState::Connected
     })
     .await;
+    // A socket bound to the profile's interface (read back with getsockopt).
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    connection
+        .current_profile()
+        .unwrap()
+        .bind_socket(&socket)
+        .unwrap();
+    assert_eq!(
+        socket2::SockRef::from(&socket).device().unwrap().as_deref(),
+        Some(&b"lo"[..])
+    );
     let stat = async |which| {
         connection
             .statistics(ConnectionType::Wifi, which)
