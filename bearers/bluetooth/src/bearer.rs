@@ -2,25 +2,17 @@
 //! reports.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
 use netcore::{
-    ActivationRequest, Bearer, BearerEvent, Error, NetAddress, NetBearType, NetworkInfo,
-    ReportSink, Result,
+    ActivationRequest, Bearer, Error, NetAddress, NetBearType, NetworkInfo, ReportSink, Result,
 };
+use netcore_dbus::Peer;
+use netcore_link::LinkState;
 use netcore_link::properties::connection_properties;
-use netcore_link::{LinkState, LinkWatcher};
-use zbus::message::Type as MessageType;
-use zbus::{Connection, MatchRule, Message, MessageStream};
 
 use crate::config::BluetoothConfig;
 use crate::device::{self, ManagedObjects, NETWORK_IFACE, PanDevice, SERVICE, clip};
-
-const DBUS_NAME: &str = "org.freedesktop.DBus";
-const DBUS_PATH: &str = "/org/freedesktop/DBus";
-const OBJECT_MANAGER_IFACE: &str = "org.freedesktop.DBus.ObjectManager";
 
 /// The Bluetooth bearer: one network per connected PAN device (`Network1`), keyed by
 /// the device's object path, with its Bluetooth address as identifier.
@@ -29,99 +21,30 @@ pub struct BluetoothBearer {
     config: BluetoothConfig,
 }
 
-/// A peer failure ([`Error::Service`]) with a clipped detail.
-fn peer_error(what: &str, detail: impl std::fmt::Display) -> Error {
-    let detail = detail.to_string();
-    let detail = if detail.len() > 300 {
-        clip(&detail)
-    } else {
-        detail
-    };
-    Error::Service(format!("BlueZ: {what}: {detail}"))
-}
-
-/// A connection to the bus BlueZ is on, with the call timeout.
+/// BlueZ on its bus.
 struct Client {
-    connection: Connection,
-    config: BluetoothConfig,
+    peer: Peer,
 }
 
 impl Client {
     async fn connect(config: &BluetoothConfig) -> Result<Self> {
-        let connecting = async {
-            let builder = match &config.bus_address {
-                Some(address) => zbus::connection::Builder::address(address.as_str())?,
-                None => zbus::connection::Builder::system()?,
-            };
-            builder.build().await
-        };
-        let connection = tokio::time::timeout(config.call_timeout(), connecting)
-            .await
-            .map_err(|_| peer_error("connecting to the bus", "timed out"))?
-            .map_err(|e| peer_error("connecting to the bus", e))?;
-        Ok(Self {
-            connection,
-            config: config.clone(),
-        })
-    }
-
-    async fn timed<T>(&self, what: &str, call: impl Future<Output = zbus::Result<T>>) -> Result<T> {
-        tokio::time::timeout(self.config.call_timeout(), call)
-            .await
-            .map_err(|_| peer_error(what, "no reply in time"))?
-            .map_err(|e| peer_error(what, e))
-    }
-
-    async fn call<B>(
-        &self,
-        destination: &str,
-        path: &str,
-        interface: &str,
-        method: &str,
-        body: &B,
-    ) -> Result<Message>
-    where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
-    {
-        self.timed(
-            method,
-            self.connection
-                .call_method(Some(destination), path, Some(interface), method, body),
+        let peer = Peer::connect(
+            config.bus_address.as_deref(),
+            SERVICE,
+            "BlueZ",
+            config.call_timeout(),
         )
-        .await
-    }
-
-    async fn service_present(&self) -> Result<bool> {
-        let reply = self
-            .call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "NameHasOwner", &(SERVICE,))
-            .await?;
-        reply
-            .body()
-            .deserialize::<bool>()
-            .map_err(|e| peer_error("NameHasOwner", e))
+        .await?;
+        Ok(Self { peer })
     }
 
     /// The PAN devices; `None` when BlueZ's reply is malformed (logged).
     async fn devices(&self) -> Result<Option<Vec<PanDevice>>> {
-        let reply = self
-            .call(SERVICE, "/", OBJECT_MANAGER_IFACE, "GetManagedObjects", &())
-            .await?;
-        match reply.body().deserialize::<ManagedObjects>() {
-            Ok(objects) => Ok(Some(device::pan_devices(&objects))),
-            Err(e) => {
-                tracing::warn!(error = %e, "ignoring a malformed GetManagedObjects reply");
-                Ok(None)
-            }
-        }
-    }
-
-    async fn stream(&self, rule: zbus::Result<MatchRule<'static>>) -> Result<MessageStream> {
-        let rule = rule.map_err(|e| Error::Internal(format!("a D-Bus match rule: {e}")))?;
-        self.timed(
-            "AddMatch",
-            MessageStream::for_match_rule(rule, &self.connection, Some(256)),
-        )
-        .await
+        Ok(self
+            .peer
+            .managed_objects::<ManagedObjects>("/")
+            .await?
+            .map(|objects| device::pan_devices(&objects)))
     }
 }
 
@@ -175,110 +98,6 @@ impl BluetoothBearer {
         }
         networks
     }
-
-    async fn follow(
-        &self,
-        sink: &ReportSink,
-        reported: &mut BTreeMap<String, NetworkInfo>,
-    ) -> Result<()> {
-        let client = Client::connect(&self.config).await?;
-        let mut owners = client
-            .stream(
-                MatchRule::builder()
-                    .msg_type(MessageType::Signal)
-                    .sender(DBUS_NAME)
-                    .and_then(|b| b.path(DBUS_PATH))
-                    .and_then(|b| b.interface(DBUS_NAME))
-                    .and_then(|b| b.member("NameOwnerChanged"))
-                    .and_then(|b| b.arg(0, SERVICE))
-                    .map(|b| b.build()),
-            )
-            .await?;
-        let mut properties = client
-            .stream(
-                MatchRule::builder()
-                    .msg_type(MessageType::Signal)
-                    .path_namespace("/org/bluez")
-                    .map(|b| b.build()),
-            )
-            .await?;
-        let mut objects = client
-            .stream(
-                MatchRule::builder()
-                    .msg_type(MessageType::Signal)
-                    .path("/")
-                    .and_then(|b| b.interface(OBJECT_MANAGER_IFACE))
-                    .map(|b| b.build()),
-            )
-            .await?;
-        if !client.service_present().await? {
-            return Err(Error::Service(format!("{SERVICE} is not on the bus")));
-        }
-        let mut watcher = LinkWatcher::start().await?;
-        let mut devices = client.devices().await?.unwrap_or_default();
-        tracing::info!(
-            devices = devices.len(),
-            "bluetooth bearer attached to BlueZ"
-        );
-        loop {
-            let current = self.networks(&devices, watcher.state());
-            for event in netcore::bearer::diff_reports(reported, &current) {
-                tracing::debug!(?event, "bluetooth report");
-                sink.report(event);
-            }
-            *reported = current;
-
-            let changed = tokio::select! {
-                event = watcher.next_event() => {
-                    event.inspect_err(|e| tracing::warn!(error = %e, "bluetooth bearer lost the kernel"))?;
-                    false
-                }
-                message = owners.next() => {
-                    let message = message
-                        .ok_or_else(|| peer_error("the bus", "connection closed"))?
-                        .map_err(|e| peer_error("the bus", e))?;
-                    match message.body().deserialize::<(String, String, String)>() {
-                        Ok((name, _, new_owner)) if name == SERVICE => {
-                            return Err(if new_owner.is_empty() {
-                                Error::Service(format!("{SERVICE} left the bus"))
-                            } else {
-                                Error::Service(format!("{SERVICE} has a new owner; attaching again"))
-                            });
-                        }
-                        Ok(_) => false,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "ignoring a malformed NameOwnerChanged");
-                            false
-                        }
-                    }
-                }
-                message = properties.next() => {
-                    message
-                        .ok_or_else(|| peer_error("the bus", "connection closed"))?
-                        .map_err(|e| peer_error("the bus", e))?;
-                    true
-                }
-                message = objects.next() => {
-                    message
-                        .ok_or_else(|| peer_error("the bus", "connection closed"))?
-                        .map_err(|e| peer_error("the bus", e))?;
-                    true
-                }
-            };
-            if changed {
-                // Read once for every signal that is already here.
-                for stream in [&mut properties, &mut objects] {
-                    while let Some(Some(more)) = stream.next().now_or_never() {
-                        more.map_err(|e| peer_error("the bus", e))?;
-                    }
-                }
-                match client.devices().await? {
-                    Some(fresh) => devices = fresh,
-                    None => tracing::debug!("keeping the previous BlueZ state"),
-                }
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -296,15 +115,16 @@ impl Bearer for BluetoothBearer {
     /// reported `Gone` and the error ([`Error::Service`]) returned, for the host to
     /// run the bearer again. BlueZ absent at start is the same error.
     async fn run(&self, sink: ReportSink) -> Result<()> {
-        let mut reported = BTreeMap::new();
-        let result = self.follow(&sink, &mut reported).await;
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "bluetooth bearer stops");
-        }
-        for key in reported.into_keys() {
-            sink.report(BearerEvent::Gone { key });
-        }
-        result
+        let client = Client::connect(&self.config).await?;
+        let service = client.peer.watch(&["/org/bluez"], true).await?;
+        netcore_dbus::follow(
+            "bluetooth",
+            &sink,
+            service,
+            || client.devices(),
+            |devices, links| self.networks(devices, links),
+        )
+        .await
     }
 
     /// Connects the PAN of the device whose Bluetooth address is
@@ -327,7 +147,7 @@ impl Bearer for BluetoothBearer {
         let devices = client
             .devices()
             .await?
-            .ok_or_else(|| peer_error("GetManagedObjects", "malformed reply"))?;
+            .ok_or_else(|| client.peer.error("GetManagedObjects", "malformed reply"))?;
         let Some(device) = devices
             .iter()
             .find(|d| wanted.is_none() || d.address == wanted)
@@ -339,8 +159,8 @@ impl Bearer for BluetoothBearer {
         };
         tracing::info!(device = %device.path, role = %self.config.role, "connecting bluetooth PAN");
         let reply = client
+            .peer
             .call(
-                SERVICE,
                 &device.path,
                 NETWORK_IFACE,
                 "Connect",
@@ -367,7 +187,7 @@ impl Bearer for BluetoothBearer {
         let devices = client
             .devices()
             .await?
-            .ok_or_else(|| peer_error("GetManagedObjects", "malformed reply"))?;
+            .ok_or_else(|| client.peer.error("GetManagedObjects", "malformed reply"))?;
         if !devices.iter().any(|d| d.path == key) {
             return Err(Error::invalid(format!(
                 "bluetooth: no network {:?} to release",
@@ -376,7 +196,8 @@ impl Bearer for BluetoothBearer {
         }
         tracing::info!(device = %key, "disconnecting bluetooth PAN");
         client
-            .call(SERVICE, key, NETWORK_IFACE, "Disconnect", &())
+            .peer
+            .call(key, NETWORK_IFACE, "Disconnect", &())
             .await
             .map(|_| ())
     }

@@ -91,14 +91,7 @@ pub fn is_interface_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
-/// At most 64 characters of `text`, for logs and error messages.
-pub fn clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(64).collect();
-    if clipped.len() < text.len() {
-        clipped.push('…');
-    }
-    clipped
-}
+pub use netcore_dbus::clip;
 
 /// Reads property `name` of `object` with `parse`; absent is `None` quietly, a value
 /// `parse` refuses is `None` with a warning.

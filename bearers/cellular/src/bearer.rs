@@ -2,30 +2,22 @@
 //! turned into network reports.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 
 use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
 use netcore::{
-    ActivationRequest, Bearer, BearerEvent, Error, NetAddress, NetBearType, NetCap, NetworkInfo,
-    ReportSink, Result,
+    ActivationRequest, Bearer, Error, NetAddress, NetBearType, NetCap, NetworkInfo, ReportSink,
+    Result,
 };
+use netcore_dbus::{PROPERTIES_IFACE, Peer, clip};
+use netcore_link::LinkState;
 use netcore_link::properties::connection_properties;
-use netcore_link::{LinkState, LinkWatcher};
-use zbus::message::Type as MessageType;
 use zbus::zvariant::{ObjectPath, OwnedObjectPath, Value};
-use zbus::{Connection, MatchRule, Message, MessageStream};
 
-use crate::config::{CellularConfig, netcore_clip};
+use crate::config::CellularConfig;
 use crate::modem::{
     self, BEARER_IFACE, BearerObject, MANAGER_PATH, ManagedObjects, Modem, Properties, SERVICE,
     SIMPLE_IFACE,
 };
-
-const DBUS_NAME: &str = "org.freedesktop.DBus";
-const DBUS_PATH: &str = "/org/freedesktop/DBus";
-const OBJECT_MANAGER_IFACE: &str = "org.freedesktop.DBus.ObjectManager";
-const PROPERTIES_IFACE: &str = "org.freedesktop.DBus.Properties";
 
 /// The cellular bearer: one network per connected ModemManager bearer object, keyed
 /// by its object path, with the SIM slot of its modem (`slot0`, `slot1`) as
@@ -38,114 +30,39 @@ pub struct CellularBearer {
 /// A modem and its bearer objects (path, state), as last read.
 type Snapshot = Vec<(Modem, Vec<(String, BearerObject)>)>;
 
-/// A connection to the bus ModemManager is on, with the call timeout.
+/// ModemManager on its bus.
 struct Client {
-    connection: Connection,
-    config: CellularConfig,
-}
-
-/// A peer failure ([`Error::Service`]) with a clipped detail.
-fn peer_error(what: &str, detail: impl std::fmt::Display) -> Error {
-    let detail = detail.to_string();
-    let detail = if detail.len() > 300 {
-        netcore_clip(&detail)
-    } else {
-        detail
-    };
-    Error::Service(format!("ModemManager: {what}: {detail}"))
+    peer: Peer,
 }
 
 impl Client {
     async fn connect(config: &CellularConfig) -> Result<Self> {
-        let connecting = async {
-            let builder = match &config.bus_address {
-                Some(address) => zbus::connection::Builder::address(address.as_str())?,
-                None => zbus::connection::Builder::system()?,
-            };
-            builder.build().await
-        };
-        let connection = tokio::time::timeout(config.call_timeout(), connecting)
-            .await
-            .map_err(|_| peer_error("connecting to the bus", "timed out"))?
-            .map_err(|e| peer_error("connecting to the bus", e))?;
-        Ok(Self {
-            connection,
-            config: config.clone(),
-        })
-    }
-
-    /// Calls `method`; a failed or late call is [`Error::Service`].
-    async fn call<B>(
-        &self,
-        destination: &str,
-        path: &str,
-        interface: &str,
-        method: &str,
-        body: &B,
-    ) -> Result<Message>
-    where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
-    {
-        self.timed(
-            method,
-            self.connection
-                .call_method(Some(destination), path, Some(interface), method, body),
+        let peer = Peer::connect(
+            config.bus_address.as_deref(),
+            SERVICE,
+            "ModemManager",
+            config.call_timeout(),
         )
-        .await
-    }
-
-    async fn timed<T>(&self, what: &str, call: impl Future<Output = zbus::Result<T>>) -> Result<T> {
-        tokio::time::timeout(self.config.call_timeout(), call)
-            .await
-            .map_err(|_| peer_error(what, "no reply in time"))?
-            .map_err(|e| peer_error(what, e))
-    }
-
-    async fn service_present(&self) -> Result<bool> {
-        let reply = self
-            .call(DBUS_NAME, DBUS_PATH, DBUS_NAME, "NameHasOwner", &(SERVICE,))
-            .await?;
-        reply
-            .body()
-            .deserialize::<bool>()
-            .map_err(|e| peer_error("NameHasOwner", e))
-    }
-
-    /// `GetManagedObjects`; `None` when the reply has the wrong shape (logged).
-    async fn managed_objects(&self) -> Result<Option<ManagedObjects>> {
-        let reply = self
-            .call(
-                SERVICE,
-                MANAGER_PATH,
-                OBJECT_MANAGER_IFACE,
-                "GetManagedObjects",
-                &(),
-            )
-            .await?;
-        match reply.body().deserialize::<ManagedObjects>() {
-            Ok(objects) => Ok(Some(objects)),
-            Err(e) => {
-                tracing::warn!(error = %e, "ignoring a malformed GetManagedObjects reply");
-                Ok(None)
-            }
-        }
+        .await?;
+        Ok(Self { peer })
     }
 
     /// A bearer object's properties; `None` when it cannot be read (logged).
     async fn bearer(&self, path: &str) -> Option<BearerObject> {
         let reply = self
-            .call(SERVICE, path, PROPERTIES_IFACE, "GetAll", &(BEARER_IFACE,))
+            .peer
+            .call(path, PROPERTIES_IFACE, "GetAll", &(BEARER_IFACE,))
             .await;
         let props = reply.and_then(|reply| {
             reply
                 .body()
                 .deserialize::<Properties>()
-                .map_err(|e| peer_error("GetAll", e))
+                .map_err(|e| self.peer.error("GetAll", e))
         });
         match props {
             Ok(props) => Some(modem::bearer_object(path, &props)),
             Err(e) => {
-                tracing::warn!(bearer = %netcore_clip(path), error = %e, "cannot read a bearer object");
+                tracing::warn!(bearer = %clip(path), error = %e, "cannot read a bearer object");
                 None
             }
         }
@@ -153,7 +70,11 @@ impl Client {
 
     /// The modems and their bearers; `None` when ModemManager's reply is malformed.
     async fn snapshot(&self) -> Result<Option<Snapshot>> {
-        let Some(objects) = self.managed_objects().await? else {
+        let Some(objects) = self
+            .peer
+            .managed_objects::<ManagedObjects>(MANAGER_PATH)
+            .await?
+        else {
             return Ok(None);
         };
         let mut snapshot = Vec::new();
@@ -171,22 +92,16 @@ impl Client {
 
     /// The modems, for activation and release.
     async fn modems(&self) -> Result<Vec<Modem>> {
-        match self.managed_objects().await? {
+        match self
+            .peer
+            .managed_objects::<ManagedObjects>(MANAGER_PATH)
+            .await?
+        {
             Some(objects) => Ok(modem::modems(&objects)),
-            None => Err(peer_error(
-                "GetManagedObjects",
-                "the reply is not a{oa{sa{sv}}}",
-            )),
+            None => Err(self
+                .peer
+                .error("GetManagedObjects", "the reply is not a{oa{sa{sv}}}")),
         }
-    }
-
-    async fn stream(&self, rule: zbus::Result<MatchRule<'static>>) -> Result<MessageStream> {
-        let rule = rule.map_err(|e| Error::Internal(format!("a D-Bus match rule: {e}")))?;
-        self.timed(
-            "AddMatch",
-            MessageStream::for_match_rule(rule, &self.connection, Some(256)),
-        )
-        .await
     }
 }
 
@@ -250,89 +165,6 @@ impl CellularBearer {
         }
         networks
     }
-
-    /// Follows ModemManager and the kernel, keeping `reported` up to date, until
-    /// ModemManager leaves the bus or the bus or kernel fails.
-    async fn follow(
-        &self,
-        sink: &ReportSink,
-        reported: &mut BTreeMap<String, NetworkInfo>,
-    ) -> Result<()> {
-        let client = Client::connect(&self.config).await?;
-        let mut owners = client
-            .stream(
-                MatchRule::builder()
-                    .msg_type(MessageType::Signal)
-                    .sender(DBUS_NAME)
-                    .and_then(|b| b.path(DBUS_PATH))
-                    .and_then(|b| b.interface(DBUS_NAME))
-                    .and_then(|b| b.member("NameOwnerChanged"))
-                    .and_then(|b| b.arg(0, SERVICE))
-                    .map(|b| b.build()),
-            )
-            .await?;
-        let mut signals = client
-            .stream(
-                MatchRule::builder()
-                    .msg_type(MessageType::Signal)
-                    .path_namespace(MANAGER_PATH)
-                    .map(|b| b.build()),
-            )
-            .await?;
-        if !client.service_present().await? {
-            return Err(Error::Service(format!("{SERVICE} is not on the bus")));
-        }
-        let mut watcher = LinkWatcher::start().await?;
-        let mut snapshot = client.snapshot().await?.unwrap_or_default();
-        tracing::info!(
-            modems = snapshot.len(),
-            "cellular bearer attached to ModemManager"
-        );
-        loop {
-            let current = self.networks(&snapshot, watcher.state());
-            for event in netcore::bearer::diff_reports(reported, &current) {
-                tracing::debug!(?event, "cellular report");
-                sink.report(event);
-            }
-            *reported = current;
-
-            tokio::select! {
-                event = watcher.next_event() => {
-                    event.inspect_err(|e| tracing::warn!(error = %e, "cellular bearer lost the kernel"))?;
-                }
-                message = owners.next() => {
-                    let message = message
-                        .ok_or_else(|| peer_error("the bus", "connection closed"))?
-                        .map_err(|e| peer_error("the bus", e))?;
-                    match message.body().deserialize::<(String, String, String)>() {
-                        Ok((name, _, new_owner)) if name == SERVICE => {
-                            return Err(if new_owner.is_empty() {
-                                Error::Service(format!("{SERVICE} left the bus"))
-                            } else {
-                                Error::Service(format!("{SERVICE} has a new owner; attaching again"))
-                            });
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "ignoring a malformed NameOwnerChanged"),
-                    }
-                }
-                message = signals.next() => {
-                    message
-                        .ok_or_else(|| peer_error("the bus", "connection closed"))?
-                        .map_err(|e| peer_error("the bus", e))?;
-                    // Several signals for one change (InterfacesAdded, then
-                    // PropertiesChanged): read once for all that are already here.
-                    while let Some(Some(more)) = signals.next().now_or_never() {
-                        more.map_err(|e| peer_error("the bus", e))?;
-                    }
-                    match client.snapshot().await? {
-                        Some(fresh) => snapshot = fresh,
-                        None => tracing::debug!("keeping the previous ModemManager state"),
-                    }
-                }
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -350,15 +182,16 @@ impl Bearer for CellularBearer {
     /// network is reported `Gone` and the error ([`Error::Service`]) returned, for the
     /// host to run the bearer again. ModemManager absent at start is the same error.
     async fn run(&self, sink: ReportSink) -> Result<()> {
-        let mut reported = BTreeMap::new();
-        let result = self.follow(&sink, &mut reported).await;
-        if let Err(e) = &result {
-            tracing::debug!(error = %e, "cellular bearer stops");
-        }
-        for key in reported.into_keys() {
-            sink.report(BearerEvent::Gone { key });
-        }
-        result
+        let client = Client::connect(&self.config).await?;
+        let service = client.peer.watch(&[MANAGER_PATH], false).await?;
+        netcore_dbus::follow(
+            "cellular",
+            &sink,
+            service,
+            || client.snapshot(),
+            |snapshot, links| self.networks(snapshot, links),
+        )
+        .await
     }
 
     /// Connects the modem whose active SIM slot is `request.identifier` (`slot0`,
@@ -371,7 +204,7 @@ impl Bearer for CellularBearer {
         {
             return Err(Error::invalid(format!(
                 "cellular identifier {:?} is not a SIM slot (slot0, slot1, ...)",
-                netcore_clip(id)
+                clip(id)
             )));
         }
         let client = Client::connect(&self.config).await?;
@@ -398,13 +231,8 @@ impl Bearer for CellularBearer {
         }
         tracing::info!(modem = %modem.path, slot = %modem.slot, apn = %self.config.apn, "connecting cellular data");
         let reply = client
-            .call(
-                SERVICE,
-                &modem.path,
-                SIMPLE_IFACE,
-                "Connect",
-                &(properties,),
-            )
+            .peer
+            .call(&modem.path, SIMPLE_IFACE, "Connect", &(properties,))
             .await?;
         match reply.body().deserialize::<OwnedObjectPath>() {
             Ok(bearer) => tracing::info!(bearer = %bearer.as_str(), "cellular data connected"),
@@ -420,22 +248,20 @@ impl Bearer for CellularBearer {
             return Ok(());
         }
         let path = ObjectPath::try_from(key).map_err(|_| {
-            Error::invalid(format!(
-                "cellular: no network {:?} to release",
-                netcore_clip(key)
-            ))
+            Error::invalid(format!("cellular: no network {:?} to release", clip(key)))
         })?;
         let client = Client::connect(&self.config).await?;
         let modems = client.modems().await?;
         let Some(modem) = modems.iter().find(|m| m.bearers.iter().any(|b| b == key)) else {
             return Err(Error::invalid(format!(
                 "cellular: no network {:?} to release",
-                netcore_clip(key)
+                clip(key)
             )));
         };
         tracing::info!(modem = %modem.path, bearer = %key, "disconnecting cellular data");
         client
-            .call(SERVICE, &modem.path, SIMPLE_IFACE, "Disconnect", &(path,))
+            .peer
+            .call(&modem.path, SIMPLE_IFACE, "Disconnect", &(path,))
             .await
             .map(|_| ())
     }

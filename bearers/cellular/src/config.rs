@@ -112,7 +112,7 @@ impl CellularConfig {
             {
                 return bad(format!(
                     "apn type {:?} is not a word (1 to 32 letters, digits, '-', '_')",
-                    netcore_clip(kind)
+                    netcore_dbus::clip(kind)
                 ));
             }
         }
@@ -121,7 +121,7 @@ impl CellularConfig {
         {
             return bad(format!(
                 "bus_address {:?} is not a D-Bus address (transport:key=value,...)",
-                netcore_clip(address)
+                netcore_dbus::clip(address)
             ));
         }
         if !(100..=120_000).contains(&self.call_timeout_ms) {
@@ -142,15 +142,6 @@ impl CellularConfig {
     pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
     }
-}
-
-/// At most 64 characters of `text`, for error messages.
-pub(crate) fn netcore_clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(64).collect();
-    if clipped.len() < text.len() {
-        clipped.push('…');
-    }
-    clipped
 }
 
 #[cfg(test)]

@@ -211,9 +211,9 @@ fn read<T>(
     let parsed = parse(unwrap_variant(value));
     if parsed.is_none() {
         tracing::warn!(
-            object = %crate::config::netcore_clip(object),
+            object = %netcore_dbus::clip(object),
             property = name,
-            signature = %crate::config::netcore_clip(&value.value_signature().to_string()),
+            signature = %netcore_dbus::clip(&value.value_signature().to_string()),
             "ignoring a ModemManager property of an unexpected type or value"
         );
     }
