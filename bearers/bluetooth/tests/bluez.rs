@@ -3,94 +3,17 @@
 //! own as the PAN interface. Needs root (skipped otherwise, with the reason);
 //! installs dbus, python3-dbus, python3-gi and python-dbusmock when they are missing.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
-use netcore::{
-    ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink,
-};
+use netcore::{ActivationRequest, Bearer, NetBearType, NetCap, NetworkInfo};
 use netcore_bearer_bluetooth::testing::{BluezMock, DbusDaemon, TempDir, install_packages};
 use netcore_bearer_bluetooth::{BluetoothBearer, BluetoothConfig};
-use netcore_link::testing::{NetNs, skip_unless_root};
+use netcore_link::testing::{BearerRunner, NetNs, skip_unless_root};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const INTERFACE: &str = "bnep0";
 const ADDRESS: &str = "AA:BB:CC:DD:EE:01";
 const DEVICE: &str = "/org/bluez/hci0/dev_AA_BB_CC_DD_EE_01";
-
-/// The bearer run in the namespace the way the host runs it: again 100 ms after
-/// each failure. Stopped when dropped.
-struct Runner {
-    events: mpsc::Receiver<BearerEvent>,
-    results: mpsc::Receiver<netcore::Result<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
-}
-
-impl Runner {
-    fn start(ns: &NetNs, bearer: BluetoothBearer) -> Self {
-        let (events_tx, events) = mpsc::channel();
-        let (results_tx, results) = mpsc::channel();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = ns.spawn(move || async move {
-            let sink = ReportSink::new(move |event| {
-                let _ = events_tx.send(event);
-            });
-            loop {
-                tokio::select! {
-                    result = bearer.run(sink.clone()) => {
-                        let _ = results_tx.send(result);
-                    }
-                    _ = &mut stopped => return,
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Self {
-            events,
-            results,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// The next report other than a `Changed` (kernel address setup on bnep0).
-    fn next(&self, what: &str) -> BearerEvent {
-        loop {
-            match self.events.recv_timeout(TIMEOUT) {
-                Ok(BearerEvent::Changed { .. }) => continue,
-                Ok(event) => return event,
-                Err(e) => panic!("no report for {what} within {TIMEOUT:?}: {e}"),
-            }
-        }
-    }
-
-    fn appeared(&self, what: &str) -> NetworkInfo {
-        match self.next(what) {
-            BearerEvent::Appeared { key, info } if key == DEVICE => info,
-            other => panic!("expected Appeared of {DEVICE} for {what}, got {other:?}"),
-        }
-    }
-
-    fn gone(&self, what: &str) {
-        match self.next(what) {
-            BearerEvent::Gone { key } if key == DEVICE => {}
-            other => panic!("expected Gone of {DEVICE} for {what}, got {other:?}"),
-        }
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if !std::thread::panicking() {
-                result.expect("bearer thread panicked").expect("namespace");
-            }
-        }
-    }
-}
 
 fn assert_pan_network(info: &NetworkInfo) {
     assert_eq!(info.bearer_type, NetBearType::Bluetooth);
@@ -141,7 +64,7 @@ fn bluez_mock_connect_disconnect_and_restart() {
         ..BluetoothConfig::default()
     })
     .unwrap();
-    let runner = Runner::start(&ns, bearer.clone());
+    let runner = BearerRunner::start(&ns, bearer.clone(), DEVICE, TIMEOUT);
     let activate = |id: &str| {
         rt.block_on(bearer.activate(ActivationRequest {
             request: 1,
@@ -174,10 +97,8 @@ fn bluez_mock_connect_disconnect_and_restart() {
     runner.appeared("third Connect");
     mock.kill();
     runner.gone("BlueZ killed");
-    match runner.results.recv_timeout(TIMEOUT) {
-        Ok(Err(e)) => assert_eq!(e.code(), 2_100_002, "{e}"),
-        other => panic!("expected run to fail when BlueZ left, got {other:?}"),
-    }
+    let e = runner.failed("BlueZ killed");
+    assert_eq!(e.code(), 2_100_002, "{e}");
     let mock = rt
         .block_on(BluezMock::start(bus.address(), dir.path()))
         .unwrap();

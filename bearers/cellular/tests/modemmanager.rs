@@ -3,103 +3,16 @@
 //! bearer's interface. Needs root (skipped otherwise, with the reason); installs
 //! dbus, python3-dbus, python3-gi and python-dbusmock when they are missing.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
-use netcore::{
-    ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink,
-};
+use netcore::{ActivationRequest, Bearer, NetBearType, NetCap, NetworkInfo};
 use netcore_bearer_cellular::testing::{DbusDaemon, ModemManagerMock, TempDir, install_packages};
 use netcore_bearer_cellular::{CellularBearer, CellularConfig};
-use netcore_link::testing::{NetNs, skip_unless_root};
+use netcore_link::testing::{BearerRunner, NetNs, skip_unless_root};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const INTERFACE: &str = "wwan0";
 const BEARER: &str = "/org/freedesktop/ModemManager1/Bearer/0";
-
-/// The bearer run in the namespace the way the host runs it: again 100 ms after
-/// each failure. Stopped when dropped.
-struct Runner {
-    events: mpsc::Receiver<BearerEvent>,
-    results: mpsc::Receiver<netcore::Result<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
-}
-
-impl Runner {
-    fn start(ns: &NetNs, bearer: CellularBearer) -> Self {
-        let (events_tx, events) = mpsc::channel();
-        let (results_tx, results) = mpsc::channel();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = ns.spawn(move || async move {
-            let sink = ReportSink::new(move |event| {
-                let _ = events_tx.send(event);
-            });
-            loop {
-                tokio::select! {
-                    result = bearer.run(sink.clone()) => {
-                        let _ = results_tx.send(result);
-                    }
-                    _ = &mut stopped => return,
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Self {
-            events,
-            results,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// The next report other than a `Changed` (the kernel finishing IPv6 address
-    /// setup on wwan0 changes the properties at its own pace).
-    fn next(&self, what: &str) -> BearerEvent {
-        loop {
-            match self.events.recv_timeout(TIMEOUT) {
-                Ok(BearerEvent::Changed { .. }) => continue,
-                Ok(event) => return event,
-                Err(e) => panic!("no report for {what} within {TIMEOUT:?}: {e}"),
-            }
-        }
-    }
-
-    fn appeared(&self, what: &str) -> NetworkInfo {
-        match self.next(what) {
-            BearerEvent::Appeared { key, info } if key == BEARER => info,
-            other => panic!("expected Appeared of {BEARER} for {what}, got {other:?}"),
-        }
-    }
-
-    fn gone(&self, what: &str) {
-        match self.next(what) {
-            BearerEvent::Gone { key } if key == BEARER => {}
-            other => panic!("expected Gone of {BEARER} for {what}, got {other:?}"),
-        }
-    }
-
-    /// The next failure of `run`, skipping the failures of runs while ModemManager is
-    /// away.
-    fn failed(&self, what: &str) -> netcore::Error {
-        match self.results.recv_timeout(TIMEOUT) {
-            Ok(Err(e)) => e,
-            other => panic!("expected run to fail for {what}, got {other:?}"),
-        }
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if !std::thread::panicking() {
-                result.expect("bearer thread panicked").expect("namespace");
-            }
-        }
-    }
-}
 
 fn assert_cellular_network(info: &NetworkInfo, slot: &str) {
     assert_eq!(info.bearer_type, NetBearType::Cellular);
@@ -154,7 +67,7 @@ fn modemmanager_mock_connect_disconnect_slots_and_restart() {
         ..CellularConfig::default()
     })
     .unwrap();
-    let runner = Runner::start(&ns, bearer.clone());
+    let runner = BearerRunner::start(&ns, bearer.clone(), BEARER, TIMEOUT);
     let activate = |id: &str| {
         rt.block_on(bearer.activate(ActivationRequest {
             request: 1,

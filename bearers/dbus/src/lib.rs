@@ -16,6 +16,9 @@ use netcore_link::{LinkState, LinkWatcher};
 use zbus::message::Type as MessageType;
 use zbus::{Connection, MatchRule, Message, MessageStream};
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 const DBUS_NAME: &str = "org.freedesktop.DBus";
 const DBUS_PATH: &str = "/org/freedesktop/DBus";
 /// The standard object manager interface.

@@ -264,3 +264,103 @@ pub fn watch_carrier(interface: &str) -> std::sync::mpsc::Receiver<(bool, std::t
     let _ = ready.recv();
     rx
 }
+
+/// A bearer run in a namespace the way the host runs it (again 100 ms after each
+/// failure), with its reports and the results of its runs collected. Stopped when
+/// dropped.
+pub struct BearerRunner {
+    key: String,
+    timeout: std::time::Duration,
+    events: std::sync::mpsc::Receiver<netcore::BearerEvent>,
+    results: std::sync::mpsc::Receiver<netcore::Result<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl BearerRunner {
+    /// Runs `bearer` in `ns`; [`BearerRunner::appeared`] and [`BearerRunner::gone`]
+    /// expect reports of network `key`, each within `timeout`.
+    pub fn start<B: netcore::Bearer + 'static>(
+        ns: &NetNs,
+        bearer: B,
+        key: &str,
+        timeout: std::time::Duration,
+    ) -> Self {
+        let (events_tx, events) = std::sync::mpsc::channel();
+        let (results_tx, results) = std::sync::mpsc::channel();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = ns.spawn(move || async move {
+            let sink = netcore::ReportSink::new(move |event| {
+                let _ = events_tx.send(event);
+            });
+            loop {
+                tokio::select! {
+                    result = bearer.run(sink.clone()) => {
+                        let _ = results_tx.send(result);
+                    }
+                    _ = &mut stopped => return,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+        Self {
+            key: key.to_owned(),
+            timeout,
+            events,
+            results,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// The next report other than a `Changed` (the kernel finishing address setup
+    /// changes the properties at its own pace).
+    pub fn next(&self, what: &str) -> netcore::BearerEvent {
+        loop {
+            match self.events.recv_timeout(self.timeout) {
+                Ok(netcore::BearerEvent::Changed { .. }) => continue,
+                Ok(event) => return event,
+                Err(e) => panic!("no report for {what} within {:?}: {e}", self.timeout),
+            }
+        }
+    }
+
+    /// The network of the next report, which must be `Appeared` of the key.
+    pub fn appeared(&self, what: &str) -> netcore::NetworkInfo {
+        match self.next(what) {
+            netcore::BearerEvent::Appeared { key, info } if key == self.key => info,
+            other => panic!(
+                "expected Appeared of {} for {what}, got {other:?}",
+                self.key
+            ),
+        }
+    }
+
+    /// The next report, which must be `Gone` of the key.
+    pub fn gone(&self, what: &str) {
+        match self.next(what) {
+            netcore::BearerEvent::Gone { key } if key == self.key => {}
+            other => panic!("expected Gone of {} for {what}, got {other:?}", self.key),
+        }
+    }
+
+    /// The error of the next run that failed.
+    pub fn failed(&self, what: &str) -> netcore::Error {
+        match self.results.recv_timeout(self.timeout) {
+            Ok(Err(e)) => e,
+            other => panic!("expected run to fail for {what}, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for BearerRunner {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let result = thread.join();
+            if !std::thread::panicking() {
+                result.expect("bearer thread panicked").expect("namespace");
+            }
+        }
+    }
+}
