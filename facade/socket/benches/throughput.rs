@@ -349,9 +349,9 @@ async fn alternate(
 
 fn config() -> Criterion {
     Criterion::default()
-        .sample_size(10)
+        .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4))
+        .measurement_time(Duration::from_secs(8))
 }
 
 criterion_group! {

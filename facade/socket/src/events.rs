@@ -16,8 +16,26 @@ use tokio::sync::{mpsc, watch};
 /// or the kernel's receive buffer for UDP) instead of filling memory.
 pub(crate) const STREAM_MESSAGE_CREDIT: usize = 8;
 
-/// Events the callbacks' task takes from the source before letting others run.
-const CALLBACKS_BUDGET: usize = 32;
+/// What the callbacks' task takes from the source before letting others run.
+const CALLBACKS_BUDGET: Budget = Budget {
+    events: 32,
+    bytes: usize::MAX,
+};
+
+/// What a stream takes from the source when polled: small events several at once,
+/// a large read alone (handled while its data is fresh in the cache).
+const STREAM_BUDGET: Budget = Budget {
+    events: STREAM_MESSAGE_CREDIT,
+    bytes: 4 * 1024,
+};
+
+/// How much one [`Inner::drive`] call reads: at most `events`, and no more once
+/// `bytes` of data came.
+#[derive(Clone, Copy)]
+struct Budget {
+    events: usize,
+    bytes: usize,
+}
 
 /// How a call to [`Inner::drive`] ended.
 enum Drove {
@@ -61,6 +79,11 @@ impl EventKind {
 pub trait Event: Clone + Send + 'static {
     /// The type of the event, used to pick the callbacks it goes to.
     fn kind(&self) -> EventKind;
+
+    /// How many bytes of data the event carries.
+    fn size(&self) -> usize {
+        0
+    }
 }
 
 /// Identifies one callback registered with [`EventSource::on`], to remove it with
@@ -295,16 +318,26 @@ impl<E: Event> Inner<E> {
             }
             registry = self.registry();
         }
+        // Every stream but the last gets a copy, the last the event itself; a stream
+        // whose receiver is gone is dropped.
+        let count = registry.streams.len();
+        let mut event = Some(event);
+        let mut index = 0;
         registry.streams.retain(|s| {
-            if s.sender.send(event.clone()).is_err() {
-                return false;
-            }
-            if kind == EventKind::Message
+            index += 1;
+            let this = if index == count {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let sent = this.is_some_and(|this| s.sender.send(this).is_ok());
+            if sent
+                && kind == EventKind::Message
                 && s.unread.fetch_add(1, Ordering::AcqRel) + 1 == STREAM_MESSAGE_CREDIT
             {
                 self.full_streams.fetch_add(1, Ordering::AcqRel);
             }
-            true
+            sent
         });
         drop(registry);
         if kind == EventKind::Close {
@@ -327,10 +360,10 @@ impl<E: Event> Inner<E> {
         registry.streams.clear();
     }
 
-    /// Reads up to `budget` events from the source and emits them. When it has none
+    /// Reads events from the source within `budget` and emits them. When it has none
     /// ready or a stream is full, `cx` is woken once there may be more. If another
     /// task is reading, leaves it to that one (`Waiting`).
-    fn drive(&self, cx: &mut Context<'_>, budget: usize) -> Drove {
+    fn drive(&self, cx: &mut Context<'_>, budget: Budget) -> Drove {
         self.waiting.register(cx.waker());
         let mut slot = match self.source.try_lock() {
             Ok(slot) => slot,
@@ -343,13 +376,20 @@ impl<E: Event> Inner<E> {
             Slot::Reading(source) => source,
         };
         let mut source_cx = Context::from_waker(&self.wake_waiting);
-        for _ in 0..budget {
+        let mut bytes = 0;
+        for _ in 0..budget.events {
             if self.full_streams.load(Ordering::Acquire) > 0 {
                 // A stream taking a message wakes `waiting`.
                 return Drove::Waiting;
             }
+            if bytes >= budget.bytes {
+                break;
+            }
             match source.poll_event(&mut source_cx) {
-                Poll::Ready(Some(event)) => self.emit(event),
+                Poll::Ready(Some(event)) => {
+                    bytes += event.size();
+                    self.emit(event);
+                }
                 Poll::Ready(None) => {
                     *slot = Slot::Done;
                     drop(slot);
@@ -402,9 +442,8 @@ impl<E: Event> futures::Stream for EventStream<E> {
         if let Poll::Ready(event) = this.take(cx) {
             return Poll::Ready(event);
         }
-        // One event at a time, handled while its data is fresh in the cache; whether
-        // the source ended or not, what it read is in the channel now.
-        let _ = this.hub.drive(cx, 1);
+        // Whether the source ended or not, what it read is in the channel now.
+        let _ = this.hub.drive(cx, STREAM_BUDGET);
         this.take(cx)
     }
 }

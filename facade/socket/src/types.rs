@@ -94,6 +94,13 @@ impl Event for SocketEvent {
             Self::Error(_) => EventKind::Error,
         }
     }
+
+    fn size(&self) -> usize {
+        match self {
+            Self::Message(m) => m.message.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// The state of a socket (seed `SocketStateBase`).
