@@ -423,14 +423,11 @@ impl<E> std::fmt::Debug for EventStream<E> {
 }
 
 impl<E: Event> EventStream<E> {
-    fn take(&mut self, cx: &mut Context<'_>) -> Poll<Option<E>> {
-        let polled = self.receiver.poll_recv(cx);
-        if let Poll::Ready(Some(event)) = &polled
-            && event.kind() == EventKind::Message
-        {
+    /// Counts a `message` taken from the channel.
+    fn took(&self, event: &E) {
+        if event.kind() == EventKind::Message {
             self.hub.stream_took(&self.unread);
         }
-        polled
     }
 }
 
@@ -439,12 +436,19 @@ impl<E: Event> futures::Stream for EventStream<E> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<E>> {
         let this = self.get_mut();
-        if let Poll::Ready(event) = this.take(cx) {
-            return Poll::Ready(event);
+        // Without registering for a wake-up first: reading below would wake this
+        // very task for its own event, and poll it again for nothing.
+        if let Ok(event) = this.receiver.try_recv() {
+            this.took(&event);
+            return Poll::Ready(Some(event));
         }
         // Whether the source ended or not, what it read is in the channel now.
         let _ = this.hub.drive(cx, STREAM_BUDGET);
-        this.take(cx)
+        let polled = this.receiver.poll_recv(cx);
+        if let Poll::Ready(Some(event)) = &polled {
+            this.took(event);
+        }
+        polled
     }
 }
 
