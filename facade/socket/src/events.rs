@@ -2,6 +2,12 @@
 //! [`EventSource::on`] and removed one at a time or all at once with
 //! [`EventSource::off`] (the seed's `on(type, callback)` / `off(type, callback?)`),
 //! and the same events as an async [`Stream`](futures::Stream).
+//!
+//! A socket's events come from its [`Source`] (its reading), which no task of its
+//! own drives: a stream reads it when polled, so the data is read in the consumer's
+//! task; callbacks get a task that reads once the first is registered. Whoever reads
+//! delivers to every callback and stream. Streams have a credit of unread messages
+//! that bounds memory and slows the peer.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,6 +123,7 @@ pub(crate) trait Source<E>: Send {
 enum Slot<E> {
     /// Nothing to read yet (e.g. not connected).
     Waiting,
+    /// Reading.
     Reading(Box<dyn Source<E>>),
     /// The source ended or was detached; it never comes back.
     Done,
