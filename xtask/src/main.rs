@@ -208,10 +208,46 @@ fn bench() -> Result<(), String> {
     collect_estimates(&criterion, &criterion, &mut rows);
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     println!("\n{:<60} {:>14}", "benchmark", "median");
-    for (name, median_ns) in rows {
-        println!("{name:<60} {:>14}", format_ns(median_ns));
+    for (name, median_ns) in &rows {
+        println!("{name:<60} {:>14}", format_ns(*median_ns));
+    }
+    let ratios = baseline_ratios(&rows);
+    if !ratios.is_empty() {
+        println!(
+            "\n{:<60} {:>14}",
+            "netcore vs its plain baseline (speed)", "ratio"
+        );
+        for (group, ratio) in ratios {
+            println!("{group:<60} {ratio:>13.2}x");
+        }
     }
     Ok(())
+}
+
+/// For each group with a `netcore_*` and a `plain_*` benchmark (the same work through
+/// netcore and through the plain library), the plain time over netcore's: 1.0 is as
+/// fast as the baseline, 0.9 is 10 % slower.
+fn baseline_ratios(rows: &[(String, f64)]) -> Vec<(String, f64)> {
+    let split = |name: &str| {
+        name.rsplit_once('/')
+            .map(|(group, bench)| (group.to_owned(), bench.to_owned()))
+    };
+    let mut ratios = Vec::new();
+    for (name, netcore_ns) in rows {
+        let Some((group, bench)) = split(name) else {
+            continue;
+        };
+        if !bench.starts_with("netcore_") || *netcore_ns <= 0.0 {
+            continue;
+        }
+        let plain = rows.iter().find(|(other, _)| {
+            split(other).is_some_and(|(g, b)| g == group && b.starts_with("plain_"))
+        });
+        if let Some((_, plain_ns)) = plain {
+            ratios.push((group, plain_ns / netcore_ns));
+        }
+    }
+    ratios
 }
 
 /// Finds every `new/estimates.json` below `dir` and reads its median.
@@ -252,5 +288,24 @@ fn format_ns(ns: f64) -> String {
         format!("{:.3} µs", ns / 1e3)
     } else {
         format!("{ns:.1} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_pair_netcore_with_the_plain_baseline_of_its_group() {
+        let rows = vec![
+            ("engine/default_switch".to_owned(), 2e6),
+            ("tcp_bulk/netcore_socket".to_owned(), 2.0e6),
+            ("tcp_bulk/plain_tokio".to_owned(), 1.8e6),
+            ("udp/netcore_socket".to_owned(), 1.0e6),
+        ];
+        let ratios = baseline_ratios(&rows);
+        assert_eq!(ratios.len(), 1, "{ratios:?}");
+        assert_eq!(ratios[0].0, "tcp_bulk");
+        assert!((ratios[0].1 - 0.9).abs() < 1e-9);
     }
 }
