@@ -13,6 +13,7 @@
 //! | `connection_set_type_changed_cb()` and the IP and proxy ones, `unset` | [`Connection::on_type_changed`], [`Connection::on_ip_address_changed`], [`Connection::on_proxy_address_changed`], `None` unsets |
 //! | `connection_get_current_profile()`, `connection_get_profile_iterator()`, `connection_get_default_cellular_service_profile()` | [`Connection::current_profile`], [`Connection::profiles`], [`Connection::default_cellular_service_profile`] |
 //! | `connection_profile_get_*()` / `connection_profile_refresh()` | [`Profile`]'s fields / [`Connection::refresh_profile`] |
+//! | `connection_profile_get_wifi_{essid,bssid,frequency,security_type,rssi}()`, `connection_profile_get_cellular_apn()` | [`Profile::details`] |
 //! | `connection_open_profile()` / `connection_close_profile()` | [`Connection::open_profile`] / [`Connection::close_profile`] |
 //! | `connection_profile_get_network_interface_name()` + binding a socket to it | [`Profile::interface_name`] / [`Profile::bind_socket`] |
 //!
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use netcore::engine::{NetEvent, NetworkSnapshot};
-use netcore::{Error, NetBearType, NetCap, NetHandle, NetSpecifier, Result};
+use netcore::{BearerDetails, Error, NetBearType, NetCap, NetHandle, NetSpecifier, Result};
 use tokio::task::JoinHandle;
 
 use crate::{NetConnection, NetManager};
@@ -209,6 +210,11 @@ pub struct Profile {
     pub ipv6_address: Option<Ipv6Addr>,
     /// Whether this is the default connection's profile.
     pub is_default: bool,
+    /// The link quality in percent, when known (Wi-Fi and cellular signal).
+    pub quality: Option<u8>,
+    /// What the Wi-Fi profile API reads (ESSID, BSSID, frequency, security, RSSI)
+    /// and the cellular one (APN), when the bearer knows it.
+    pub details: BearerDetails,
 }
 
 impl Profile {
@@ -264,6 +270,8 @@ impl Profile {
                 IpAddr::V4(_) => None,
             }),
             is_default: snapshot.is_default,
+            quality: snapshot.quality,
+            details: snapshot.details.clone(),
         })
     }
 

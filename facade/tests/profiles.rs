@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use netcore::engine::ValidationResult;
 use netcore::sim::SimBearer;
 use netcore::{
-    ConnectionProperties, HttpProxy, LinkAddress, NetBearType, NetCap, NetHandle, NetworkInfo,
+    BearerDetails, ConnectionProperties, HttpProxy, LinkAddress, NetBearType, NetCap, NetHandle,
+    NetworkInfo,
 };
 use netcore_facade::profiles::{
     AddressFamily, BtState, CellularServiceType, CellularState, Connection, ConnectionType,
@@ -38,9 +39,19 @@ fn start() -> (NetManager, Arc<SimBearer>, Arc<SimBearer>) {
     (manager, wifi, cell)
 }
 
-/// A Wi-Fi network on `interface` with 192.0.2.10/24.
+/// A Wi-Fi network on `interface` with 192.0.2.10/24, SSID `home`.
 fn wifi_info(interface: &str) -> NetworkInfo {
-    let mut info = NetworkInfo::new(NetBearType::Wifi, interface).with_identifier("7");
+    let mut info = NetworkInfo::new(NetBearType::Wifi, interface)
+        .with_identifier("7")
+        .with_quality(80)
+        .with_details(BearerDetails {
+            ssid: Some("home".into()),
+            bssid: Some("02:00:00:00:01:00".into()),
+            frequency_mhz: Some(5180),
+            security: Some("WPA2-PSK".into()),
+            rssi_dbm: Some(-55),
+            apn: None,
+        });
     info.properties.link_addresses =
         vec![LinkAddress::new(IpAddr::from([192, 0, 2, 10]), 24).unwrap()];
     info
@@ -125,6 +136,15 @@ async fn type_addresses_states_and_profiles_follow_the_networks() {
             wifi_profile.interface_name.as_str()
         ),
         (ProfileType::Wifi, ProfileState::Connected, "7", "wlan0")
+    );
+    assert_eq!(wifi_profile.quality, Some(80));
+    assert_eq!(
+        (
+            wifi_profile.details.ssid.as_deref(),
+            wifi_profile.details.frequency_mhz,
+            wifi_profile.details.rssi_dbm
+        ),
+        (Some("home"), Some(5180), Some(-55))
     );
 
     // Cellular comes too; Wi-Fi stays the default.

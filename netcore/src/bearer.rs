@@ -39,6 +39,41 @@ pub struct NetworkInfo {
     pub quality: Option<u8>,
     /// Whether the network is blocked.
     pub blocked: bool,
+    /// What only some bearers know (Wi-Fi SSID, cellular APN, ...).
+    #[serde(default)]
+    pub details: BearerDetails,
+}
+
+/// What only some bearers know of a network, for the second platform's profiles
+/// (seed 004's Wi-Fi and cellular profile getters). Each string is at most
+/// [`MAX_NAME_LEN`] bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BearerDetails {
+    /// Wi-Fi: the network's name (SSID, as wpa_supplicant prints it).
+    pub ssid: Option<String>,
+    /// Wi-Fi: the access point (BSSID).
+    pub bssid: Option<String>,
+    /// Wi-Fi: the channel's frequency in MHz.
+    pub frequency_mhz: Option<u32>,
+    /// Wi-Fi: the key management (wpa_supplicant's `key_mgmt`, e.g. `WPA2-PSK`).
+    pub security: Option<String>,
+    /// Wi-Fi: the signal in dBm.
+    pub rssi_dbm: Option<i32>,
+    /// Cellular: the access point name.
+    pub apn: Option<String>,
+}
+
+impl BearerDetails {
+    /// The strings, to bound their size.
+    pub(crate) fn strings(&self) -> [&str; 4] {
+        [
+            self.ssid.as_deref().unwrap_or(""),
+            self.bssid.as_deref().unwrap_or(""),
+            self.security.as_deref().unwrap_or(""),
+            self.apn.as_deref().unwrap_or(""),
+        ]
+    }
 }
 
 impl NetworkInfo {
@@ -66,6 +101,7 @@ impl NetworkInfo {
             },
             quality: None,
             blocked: false,
+            details: BearerDetails::default(),
         }
     }
 
@@ -90,6 +126,12 @@ impl NetworkInfo {
     /// The same network with capability `cap` present or not.
     pub fn with_capability(mut self, cap: NetCap, present: bool) -> Self {
         self.capabilities.set(cap, present);
+        self
+    }
+
+    /// The same network with `details`.
+    pub fn with_details(mut self, details: BearerDetails) -> Self {
+        self.details = details;
         self
     }
 }

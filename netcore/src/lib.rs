@@ -16,7 +16,7 @@ pub mod plugin;
 pub mod resolve;
 pub mod sim;
 
-pub use bearer::{ActivationRequest, Bearer, BearerEvent, NetworkInfo, ReportSink};
+pub use bearer::{ActivationRequest, Bearer, BearerDetails, BearerEvent, NetworkInfo, ReportSink};
 pub use error::{Error, ResolveFailure, Result};
 pub use model::*;
 pub use resolve::Resolve;

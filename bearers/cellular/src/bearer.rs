@@ -121,6 +121,7 @@ pub(crate) fn network(
         .with_identifier(modem.slot.clone())
         .with_capability(NetCap::Mms, config.serves_mms());
     info.quality = modem.quality;
+    info.details.apn = Some(config.apn.clone()).filter(|apn| !apn.is_empty());
     if let Some(props) = link_properties {
         info.properties = props;
     }
@@ -301,6 +302,13 @@ mod tests {
         assert!(info.capabilities.contains(NetCap::NotVpn));
         assert!(!info.capabilities.contains(NetCap::NotMetered));
         assert!(!info.capabilities.contains(NetCap::Mms));
+        assert_eq!(info.details.apn, None, "no APN configured");
+        let with_apn = CellularConfig {
+            apn: "internet.example".into(),
+            ..CellularConfig::default()
+        };
+        let info_apn = network(&with_apn, &modem("slot1", None), &connected(), None).unwrap();
+        assert_eq!(info_apn.details.apn.as_deref(), Some("internet.example"));
         assert_eq!(
             info.properties.dnses,
             [NetAddress::from(

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::future::{self, FutureExt};
 use netcore::{
-    ActivationRequest, Bearer, BearerEvent, Error, NetAddress, NetBearType, NetworkInfo,
-    ReportSink, Result,
+    ActivationRequest, Bearer, BearerDetails, BearerEvent, Error, NetAddress, NetBearType,
+    NetworkInfo, ReportSink, Result,
 };
 use netcore_link::properties::connection_properties;
 use netcore_link::{LinkEvent, LinkState, LinkWatcher};
@@ -31,8 +31,9 @@ pub struct WifiBearer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Connection {
     id: Option<u32>,
-    ssid: Option<String>,
     quality: Option<u8>,
+    /// SSID, BSSID, frequency, key management, signal.
+    details: BearerDetails,
 }
 
 /// One interface's wpa_supplicant: a command socket, an attached monitor, and the
@@ -71,20 +72,28 @@ impl Peer {
             }
         };
         let connection = if status.is_connected() {
+            let rssi_dbm = self.signal().await?;
             Some(Connection {
                 id: status.id,
-                ssid: status.ssid,
-                quality: self.quality().await?,
+                quality: rssi_dbm.map(rssi_to_quality),
+                details: BearerDetails {
+                    ssid: status.ssid,
+                    bssid: status.bssid,
+                    frequency_mhz: status.frequency,
+                    security: status.key_mgmt,
+                    rssi_dbm,
+                    ..BearerDetails::default()
+                },
             })
         } else {
             None
         };
-        if connection.as_ref().map(|c| (&c.id, &c.ssid))
-            != self.connection.as_ref().map(|c| (&c.id, &c.ssid))
+        if connection.as_ref().map(|c| (&c.id, &c.details.ssid))
+            != self.connection.as_ref().map(|c| (&c.id, &c.details.ssid))
         {
             match &connection {
                 Some(c) => {
-                    tracing::info!(interface = %self.interface, ssid = ?c.ssid, id = ?c.id, "wifi connected");
+                    tracing::info!(interface = %self.interface, ssid = ?c.details.ssid, id = ?c.id, "wifi connected");
                     if c.id.is_none() {
                         tracing::warn!(interface = %self.interface, "wpa_supplicant reports no network id");
                     }
@@ -98,15 +107,15 @@ impl Peer {
         Ok(())
     }
 
-    /// The signal quality; `None` when wpa_supplicant has none (`FAIL`) or its reply
+    /// The signal in dBm; `None` when wpa_supplicant has none (`FAIL`) or its reply
     /// does not parse (logged).
-    async fn quality(&self) -> Result<Option<u8>> {
+    async fn signal(&self) -> Result<Option<i32>> {
         let reply = self.commands.request("SIGNAL_POLL").await?;
         if reply.trim_end() == "FAIL" {
             return Ok(None);
         }
         match Signal::parse(&reply) {
-            Ok(signal) => Ok(Some(rssi_to_quality(signal.rssi_dbm))),
+            Ok(signal) => Ok(Some(signal.rssi_dbm)),
             Err(e) => {
                 tracing::warn!(interface = %self.interface, error = %e, "ignoring a SIGNAL_POLL reply");
                 Ok(None)
@@ -118,9 +127,10 @@ impl Peer {
     async fn check(&mut self) -> Result<()> {
         self.commands.ping().await?;
         if self.connection.is_some() {
-            let quality = self.quality().await?;
+            let rssi_dbm = self.signal().await?;
             if let Some(c) = &mut self.connection {
-                c.quality = quality;
+                c.quality = rssi_dbm.map(rssi_to_quality);
+                c.details.rssi_dbm = rssi_dbm;
             }
         }
         Ok(())
@@ -178,6 +188,7 @@ impl WifiBearer {
                     .metered(self.config.metered);
                 info.identifier = connection.id.map(|id| id.to_string());
                 info.quality = connection.quality;
+                info.details = connection.details.clone();
                 info.properties = connection_properties(link, state);
                 info.properties.dnses = self.config.dns.iter().map(|ip| NetAddress::from(*ip)).collect();
                 Some((peer.interface.clone(), info))

@@ -139,6 +139,23 @@ impl WpaState {
     }
 }
 
+/// A MAC address (`02:00:00:00:01:00`), lower-cased; `None` for anything else.
+fn mac_address(text: &str) -> Option<String> {
+    let octets: Vec<&str> = text.split(':').collect();
+    let is_mac = octets.len() == 6
+        && octets
+            .iter()
+            .all(|o| o.len() == 2 && o.bytes().all(|b| b.is_ascii_hexdigit()));
+    is_mac.then(|| text.to_ascii_lowercase())
+}
+
+/// A short printable text (at most 64 bytes of printable ASCII and spaces, as in
+/// `IEEE 802.1X (no WPA)`); `None` for anything else.
+fn short_text(text: &str) -> Option<String> {
+    let printable = text.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    (!text.is_empty() && text.len() <= 64 && printable).then(|| text.to_owned())
+}
+
 /// The reply to `STATUS`: the fields the bearer uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -148,10 +165,12 @@ pub struct Status {
     pub id: Option<u32>,
     /// `ssid` of the current network, as wpa_supplicant escapes it.
     pub ssid: Option<String>,
-    /// `bssid` of the current access point.
+    /// `bssid` of the current access point (left out unless a MAC address).
     pub bssid: Option<String>,
     /// `freq` in MHz.
     pub frequency: Option<u32>,
+    /// `key_mgmt` (e.g. `WPA2-PSK`, `NONE`; left out unless short printable text).
+    pub key_mgmt: Option<String>,
 }
 
 impl Status {
@@ -164,6 +183,7 @@ impl Status {
             ssid: None,
             bssid: None,
             frequency: None,
+            key_mgmt: None,
         };
         let mut has_state = false;
         for (key, value) in key_values(WHAT, reply)? {
@@ -174,7 +194,9 @@ impl Status {
                 }
                 "id" => status.id = Some(network_id(WHAT, value)?),
                 "ssid" => status.ssid = Some(ssid(WHAT, value)?),
-                "bssid" => status.bssid = Some(value.to_owned()),
+                // Details only: a value of the wrong form is left out, not fatal.
+                "bssid" => status.bssid = mac_address(value),
+                "key_mgmt" => status.key_mgmt = short_text(value),
                 "freq" => {
                     status.frequency = Some(value.parse().map_err(|_| {
                         malformed(WHAT, format!("freq {:?} is not a number", clip(value)))
@@ -430,9 +452,31 @@ mod tests {
                 ssid: Some("netcore test".into()),
                 bssid: Some("02:00:00:00:01:00".into()),
                 frequency: Some(2412),
+                key_mgmt: Some("NONE".into()),
             }
         );
         assert!(s.is_connected());
+    }
+
+    #[test]
+    fn status_details_of_the_wrong_form_are_left_out() {
+        for bad in [
+            "bssid=02:00:00:00:01\nkey_mgmt=bad\tvalue\nwpa_state=COMPLETED\n",
+            "bssid=zz:00:00:00:01:00\nwpa_state=COMPLETED\n",
+        ] {
+            let s = Status::parse(bad).unwrap();
+            assert_eq!(
+                (s.bssid, s.key_mgmt, s.state),
+                (None, None, WpaState::Completed)
+            );
+        }
+        let long = format!("key_mgmt={}\nwpa_state=COMPLETED\n", "K".repeat(65));
+        assert_eq!(Status::parse(&long).unwrap().key_mgmt, None);
+        let spaced = Status::parse("key_mgmt=IEEE 802.1X (no WPA)\nwpa_state=COMPLETED\n");
+        assert_eq!(
+            spaced.unwrap().key_mgmt.as_deref(),
+            Some("IEEE 802.1X (no WPA)")
+        );
     }
 
     #[test]

@@ -122,6 +122,17 @@ async fn connected_network_has_id_quality_capabilities_and_link_properties() {
     assert_eq!(info.bearer_type, NetBearType::Wifi);
     assert_eq!(info.identifier.as_deref(), Some("4"));
     assert_eq!(info.quality, Some(78));
+    assert_eq!(
+        info.details,
+        netcore::BearerDetails {
+            ssid: Some("other".into()),
+            bssid: Some("02:00:00:00:01:00".into()),
+            frequency_mhz: Some(2412),
+            security: Some("NONE".into()),
+            rssi_dbm: Some(-61),
+            apn: None,
+        }
+    );
     for cap in [NetCap::Internet, NetCap::NotVpn, NetCap::NotMetered] {
         assert!(info.capabilities.contains(cap), "{cap}");
     }

@@ -61,6 +61,8 @@ pub struct NetworkSnapshot {
     pub validation: ValidationState,
     /// Whether it is the default network.
     pub is_default: bool,
+    /// What only its bearer knows (Wi-Fi SSID, cellular APN, ...).
+    pub details: crate::bearer::BearerDetails,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -988,6 +990,7 @@ impl Engine {
             properties: Arc::clone(&n.props),
             quality: n.info.quality,
             blocked: n.info.blocked,
+            details: n.info.details.clone(),
             validation,
             is_default: self.default == Some(net),
         })
@@ -1057,7 +1060,11 @@ fn check_report(bearer_type: NetBearType, key: &str, info: &NetworkInfo) -> Resu
         info.identifier.as_deref().unwrap_or(""),
         &info.properties.interface_name,
     ];
-    if let Some(long) = names.iter().find(|n| n.len() > MAX_NAME_LEN) {
+    if let Some(long) = names
+        .iter()
+        .chain(info.details.strings().iter())
+        .find(|n| n.len() > MAX_NAME_LEN)
+    {
         return bad(format!("a name of {} bytes", long.len()));
     }
     if info.properties.domains.len() > MAX_NAME_LEN * 16 {

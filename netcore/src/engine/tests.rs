@@ -905,6 +905,16 @@ fn malformed_reports_are_refused_and_change_nothing() {
                 info: wifi(),
             },
         ),
+        (
+            h.wifi,
+            BearerEvent::Changed {
+                key: "wlan0".into(),
+                info: wifi().with_details(crate::BearerDetails {
+                    ssid: Some("s".repeat(300)),
+                    ..Default::default()
+                }),
+            },
+        ),
         (h.wifi, BearerEvent::Gone { key: "nope".into() }),
         (
             BearerId(99),

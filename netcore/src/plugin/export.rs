@@ -109,8 +109,9 @@ pub unsafe extern "C" fn request<T: ExportBearer>(instance: *mut c_void, message
         match message {
             HostMessage::Run => {
                 instance.runtime.spawn(async move {
-                    let sink =
-                        ReportSink::new(move |event| send(host, &PluginMessage::Report(event)));
+                    let sink = ReportSink::new(move |event| {
+                        send(host, &PluginMessage::Report(Box::new(event)))
+                    });
                     let outcome = AssertUnwindSafe(bearer.run(sink)).catch_unwind().await;
                     let ended = match outcome {
                         Ok(result) => result.map_err(|e| e.to_string()),

@@ -60,7 +60,7 @@ impl HostSide {
         match message {
             PluginMessage::Report(event) => {
                 if let Some(sink) = lock(&self.sink).as_ref() {
-                    sink.report(event);
+                    sink.report(*event);
                 }
             }
             PluginMessage::Ended(result) => {
@@ -417,9 +417,9 @@ mod tests {
             len: 10,
         });
         assert!(seen.lock().unwrap().is_empty());
-        let good = serde_json::to_vec(&PluginMessage::Report(BearerEvent::Gone {
+        let good = serde_json::to_vec(&PluginMessage::Report(Box::new(BearerEvent::Gone {
             key: "a".into(),
-        }))
+        })))
         .unwrap();
         side.receive(Bytes::of(&good));
         assert_eq!(seen.lock().unwrap().len(), 1);

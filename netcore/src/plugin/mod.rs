@@ -176,8 +176,8 @@ pub enum HostMessage {
 /// A message from a plugin instance to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PluginMessage {
-    /// A bearer report.
-    Report(BearerEvent),
+    /// A bearer report (boxed: a network's report is large).
+    Report(Box<BearerEvent>),
     /// The bearer's run ended: `Ok` when it stopped, `Err` with the reason when it
     /// failed or panicked.
     Ended(std::result::Result<(), String>),

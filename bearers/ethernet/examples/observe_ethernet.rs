@@ -1,6 +1,6 @@
 //! Prints the Ethernet bearer's reports for this host: every current network as
 //! `Appeared`, then changes. Observes only; changes nothing.
-//! Run with `cargo run -p netcore-bearer-ethernet --example observe [CONFIG.json]`.
+//! Run with `cargo run -p netcore-bearer-ethernet --example observe_ethernet [CONFIG.json]`.
 
 use netcore::{Bearer, BearerEvent, ReportSink};
 use netcore_bearer_ethernet::{EthernetBearer, EthernetConfig};

@@ -1,10 +1,10 @@
-//! Prints the Bluetooth bearer's reports from this host's BlueZ (system bus, or
-//! `bus_address` of the configuration): every connected PAN device as `Appeared`,
+//! Prints the cellular bearer's reports from this host's ModemManager (system bus,
+//! or `bus_address` of the configuration): every connected bearer as `Appeared`,
 //! then changes. Observes only; connects and disconnects nothing.
-//! Run with `cargo run -p netcore-bearer-bluetooth --example observe [CONFIG.json]`.
+//! Run with `cargo run -p netcore-bearer-cellular --example observe_cellular [CONFIG.json]`.
 
 use netcore::{Bearer, BearerEvent, NetCap, ReportSink};
-use netcore_bearer_bluetooth::{BluetoothBearer, BluetoothConfig};
+use netcore_bearer_cellular::{CellularBearer, CellularConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> netcore::Result<()> {
@@ -13,23 +13,25 @@ async fn main() -> netcore::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| netcore::Error::invalid(format!("cannot read {path}: {e}")))?;
-            BluetoothConfig::from_json(&text)?
+            CellularConfig::from_json(&text)?
         }
-        None => BluetoothConfig::default(),
+        None => CellularConfig::default(),
     };
-    let bearer = BluetoothBearer::new(config)?;
+    let bearer = CellularBearer::new(config)?;
     bearer
         .run(ReportSink::new(|event| match event {
             BearerEvent::Appeared { key, info } | BearerEvent::Changed { key, info } => {
                 println!(
-                    "{key}: {} on {}, metered {}, addresses {:?}",
+                    "{key}: {} on {}, quality {:?}, metered {}, mms {}, dns {:?}",
                     info.identifier.as_deref().unwrap_or("?"),
                     info.properties.interface_name,
+                    info.quality,
                     !info.capabilities.contains(NetCap::NotMetered),
+                    info.capabilities.contains(NetCap::Mms),
                     info.properties
-                        .link_addresses
+                        .dnses
                         .iter()
-                        .map(|a| format!("{}/{}", a.address().ip(), a.prefix_length()))
+                        .map(|d| d.ip())
                         .collect::<Vec<_>>(),
                 );
             }

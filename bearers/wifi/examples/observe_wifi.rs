@@ -1,7 +1,7 @@
 //! Prints the Wi-Fi bearer's reports for this host's wireless interfaces (those
 //! wpa_supplicant manages): every connected network as `Appeared`, then changes.
 //! Observes only; changes nothing.
-//! Run with `cargo run -p netcore-bearer-wifi --example observe [CONFIG.json]`.
+//! Run with `cargo run -p netcore-bearer-wifi --example observe_wifi [CONFIG.json]`.
 
 use netcore::{Bearer, BearerEvent, ReportSink};
 use netcore_bearer_wifi::{WifiBearer, WifiConfig};
