@@ -800,9 +800,7 @@ impl Connection {
             },
         }
     }
-}
 
-impl Connection {
     /// `connection_open_profile()`: asks for `profile`'s network (its bearer and
     /// identifier: a cellular profile of `slot1` activates that SIM's data connection)
     /// and keeps asking until [`Connection::close_profile`], so the network stays
