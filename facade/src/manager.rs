@@ -120,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) bearer_types: Vec<NetBearType>,
     /// The global and per-app HTTP proxies.
     pub(crate) proxies: Mutex<netcore_proxy::ProxySettings>,
+    /// Counts changes of the proxy settings, for whoever follows them.
+    pub(crate) proxy_changes: tokio::sync::watch::Sender<u64>,
     /// PAC scripts and their evaluation.
     pub(crate) pac: netcore_proxy::PacService,
     /// `queryProbeResult` and `queryTraceRoute`.
@@ -324,6 +326,7 @@ impl Builder {
             plugins: Mutex::default(),
             bearer_types,
             proxies: Mutex::new(proxies),
+            proxy_changes: tokio::sync::watch::Sender::new(0),
             pac,
             diagnostics: netcore_probe::Diagnostics::new(self.config.diagnostics.clone())
                 .with_resolver(NetHandle::NONE, Arc::new(self.dns.clone())),

@@ -33,8 +33,8 @@ use tokio::task::JoinHandle;
 
 use crate::{NetConnection, NetManager};
 
-/// How often statistics are sampled and the proxy is compared, besides at each event:
-/// a network's last bytes are counted even when its interface goes with it.
+/// How often statistics are sampled, besides at each event: a network's last bytes
+/// are counted even when its interface goes with it.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 macro_rules! values {
@@ -605,6 +605,7 @@ impl Connection {
             open: Mutex::default(),
         });
         let mut watch = manager.watch();
+        let mut proxy_changes = manager.shared.proxy_changes.subscribe();
         inner.update().await;
         let watcher = tokio::spawn({
             let inner = Arc::clone(&inner);
@@ -618,6 +619,11 @@ impl Connection {
                             }
                             // Several events for one change: look once for all of them.
                             while watch.events.try_recv().is_ok() {}
+                        }
+                        changed = proxy_changes.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
                         }
                         _ = tick.tick() => {}
                     }
@@ -732,8 +738,7 @@ impl Connection {
     }
 
     /// `connection_set_proxy_address_changed_cb()` (`None`: `unset`): called with the
-    /// new proxy (`host:port`, empty for none) when it changes; a change of the proxy
-    /// settings alone is seen within a second.
+    /// new proxy (`host:port`, empty for none) when it changes.
     pub fn on_proxy_address_changed(
         &self,
         callback: Option<impl Fn(&str) + Send + Sync + 'static>,

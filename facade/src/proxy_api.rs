@@ -22,7 +22,9 @@ impl NetManager {
     /// proxy": empty host).
     pub async fn set_app_http_proxy(&self, proxy: HttpProxy) -> Result<()> {
         let key = self.proxy_key();
-        self.proxies().set_app_http_proxy(key, proxy)
+        self.proxies().set_app_http_proxy(key, proxy)?;
+        self.proxy_changed();
+        Ok(())
     }
 
     /// `getDefaultHttpProxy`: this app's proxy when set, else the global one; `None`
@@ -35,7 +37,15 @@ impl NetManager {
     /// Sets (or clears) the global proxy, for system settings; apps use
     /// [`NetManager::set_app_http_proxy`]. Errors: 2100001 (invalid proxy).
     pub async fn set_global_http_proxy(&self, proxy: Option<HttpProxy>) -> Result<()> {
-        self.proxies().set_global_http_proxy(proxy)
+        self.proxies().set_global_http_proxy(proxy)?;
+        self.proxy_changed();
+        Ok(())
+    }
+
+    fn proxy_changed(&self) {
+        self.shared
+            .proxy_changes
+            .send_modify(|changes| *changes += 1);
     }
 
     /// The proxy this app's request to `url` goes through (its own or the global,
