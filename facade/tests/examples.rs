@@ -1,10 +1,12 @@
-//! The seed 000 scenarios of `facade/examples`, run against the runtime with
+//! The seed 000 and 004 scenarios of `facade/examples`, run against the runtime with
 //! simulated bearers.
 
 #![allow(dead_code)]
 
 #[path = "../examples/check_internet.rs"]
 mod check_internet;
+#[path = "../examples/connection_profile.rs"]
+mod connection_profile;
 #[path = "../examples/default_capabilities.rs"]
 mod default_capabilities;
 #[path = "../examples/list_networks.rs"]
@@ -221,4 +223,69 @@ async fn reconnect_on_switch_opens_a_new_socket_per_default_network() {
         greetings.await.unwrap(),
         vec!["hello from network 100", "hello from network 101"]
     );
+}
+
+/// A TCP echo server on 127.0.0.1.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn connection_profile_routes_and_talks_through_the_cellular_profile() {
+    use netcore_facade::profiles::{AddressFamily, Connection};
+
+    let w = world();
+    let connection = Connection::new(&w.manager).await;
+    assert_eq!(
+        connection_profile::current_route(&connection)
+            .unwrap_err()
+            .code(),
+        2100003,
+        "not connected"
+    );
+
+    // Wi-Fi with both families: IPv4 is used, as in the seed.
+    let mut wifi = wifi_info();
+    wifi.properties.link_addresses = vec![
+        netcore::LinkAddress::new("2001:db8::7".parse().unwrap(), 64).unwrap(),
+        netcore::LinkAddress::new(std::net::IpAddr::from([192, 0, 2, 7]), 24).unwrap(),
+    ];
+    w.wifi.connect("wlan0", wifi);
+    w.gate.send_replace(Some(ValidationResult::Validated));
+    eventually(true, || connection.current_profile().is_ok()).await;
+    assert_eq!(
+        connection_profile::current_route(&connection).unwrap(),
+        connection_profile::Route {
+            family: AddressFamily::Ipv4,
+            local: std::net::IpAddr::from([192, 0, 2, 7]),
+            interface: "wlan0".into(),
+        }
+    );
+
+    // A cellular network on the loopback interface, so a socket bound to it reaches
+    // the echo server.
+    let mut cell = NetworkInfo::new(NetBearType::Cellular, "lo").with_identifier("slot0");
+    cell.properties.link_addresses =
+        vec![netcore::LinkAddress::new(std::net::IpAddr::from([127, 0, 0, 1]), 8).unwrap()];
+    w.cell.connect("lo", cell);
+    eventually(2, || connection.profiles().len()).await;
+    let server = echo_server().await;
+    let reply = connection_profile::talk_through_cellular(
+        &connection,
+        netcore::NetAddress::new(server.ip(), server.port()),
+        b"hello",
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply, b"hello");
 }
