@@ -8,9 +8,8 @@
 //! (apt-get and pip, as root).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use zbus::Connection;
@@ -20,36 +19,7 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 /// A fresh directory under the temporary directory, removed with its contents on
 /// drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `TMP/netcore-dbus-test-PID-N`.
-    pub fn new() -> std::io::Result<Self> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "netcore-dbus-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)?;
-        Ok(Self { path })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+pub use tempfile::TempDir;
 
 /// What is missing to run the system tests (`None`: nothing).
 pub fn dbusmock_installed() -> Option<String> {

@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::UnixDatagram;
@@ -20,36 +19,7 @@ use tokio::task::JoinHandle;
 
 /// A fresh directory under the temporary directory, removed with its contents on
 /// drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates `TMP/netcore-wifi-test-PID-N`.
-    pub fn new() -> std::io::Result<Self> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "netcore-wifi-test-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path)?;
-        Ok(Self { path })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
+pub use tempfile::TempDir;
 
 /// The fake's state; change it through [`FakeWpa`]'s methods.
 #[derive(Debug, Clone, Default)]
