@@ -271,7 +271,7 @@ pub fn watch_carrier(interface: &str) -> std::sync::mpsc::Receiver<(bool, std::t
 pub struct BearerRunner {
     key: String,
     timeout: std::time::Duration,
-    events: std::sync::mpsc::Receiver<netcore::BearerEvent>,
+    events: std::sync::mpsc::Receiver<(netcore::BearerEvent, std::time::Instant)>,
     results: std::sync::mpsc::Receiver<netcore::Result<()>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<()>>>,
@@ -291,7 +291,7 @@ impl BearerRunner {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = ns.spawn(move || async move {
             let sink = netcore::ReportSink::new(move |event| {
-                let _ = events_tx.send(event);
+                let _ = events_tx.send((event, std::time::Instant::now()));
             });
             loop {
                 tokio::select! {
@@ -313,16 +313,27 @@ impl BearerRunner {
         }
     }
 
+    /// The next report, whatever it is, with the time the sink got it.
+    pub fn next_report(&self, what: &str) -> (netcore::BearerEvent, std::time::Instant) {
+        self.events
+            .recv_timeout(self.timeout)
+            .unwrap_or_else(|e| panic!("no report for {what} within {:?}: {e}", self.timeout))
+    }
+
     /// The next report other than a `Changed` (the kernel finishing address setup
-    /// changes the properties at its own pace).
-    pub fn next(&self, what: &str) -> netcore::BearerEvent {
+    /// changes the properties at its own pace), with the time the sink got it.
+    pub fn next_at(&self, what: &str) -> (netcore::BearerEvent, std::time::Instant) {
         loop {
-            match self.events.recv_timeout(self.timeout) {
-                Ok(netcore::BearerEvent::Changed { .. }) => continue,
-                Ok(event) => return event,
-                Err(e) => panic!("no report for {what} within {:?}: {e}", self.timeout),
+            match self.next_report(what) {
+                (netcore::BearerEvent::Changed { .. }, _) => continue,
+                report => return report,
             }
         }
+    }
+
+    /// The next report other than a `Changed`.
+    pub fn next(&self, what: &str) -> netcore::BearerEvent {
+        self.next_at(what).0
     }
 
     /// The network of the next report, which must be `Appeared` of the key.
@@ -350,6 +361,11 @@ impl BearerRunner {
             Ok(Err(e)) => e,
             other => panic!("expected run to fail for {what}, got {other:?}"),
         }
+    }
+
+    /// The results of the runs that ended since the last look.
+    pub fn ended_runs(&self) -> Vec<netcore::Result<()>> {
+        self.results.try_iter().collect()
     }
 }
 

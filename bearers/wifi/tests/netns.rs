@@ -3,107 +3,25 @@
 //! the `wpasupplicant` package when wpa_supplicant is missing.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use netcore::{
-    ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo, ReportSink,
-};
+use netcore::{ActivationRequest, Bearer, BearerEvent, NetBearType, NetCap, NetworkInfo};
 use netcore_bearer_wifi::testing::{TempDir, WpaSupplicant, wpa_supplicant_installed};
 use netcore_bearer_wifi::{WifiBearer, WifiConfig};
-use netcore_link::testing::{NetNs, skip_unless_root};
+use netcore_link::testing::{BearerRunner, NetNs, skip_unless_root};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const INTERFACE: &str = "w0";
 
-/// The bearer run in the namespace the way the host runs it: again 100 ms after
-/// each failure. Stopped when dropped.
-struct Runner {
-    bearer: WifiBearer,
-    events: mpsc::Receiver<(BearerEvent, Instant)>,
-    results: mpsc::Receiver<netcore::Result<()>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<netcore_link::Result<()>>>,
-}
-
-impl Runner {
-    fn start(ns: &NetNs, control: PathBuf) -> Self {
-        let config = WifiConfig {
-            interfaces: vec![INTERFACE.into()],
-            control_dir: control,
-            ping_interval_ms: 200,
-            ..WifiConfig::default()
-        };
-        let bearer = WifiBearer::new(config).unwrap();
-        let running = bearer.clone();
-        let (events_tx, events) = mpsc::channel();
-        let (results_tx, results) = mpsc::channel();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = ns.spawn(move || async move {
-            let sink = ReportSink::new(move |event| {
-                let _ = events_tx.send((event, Instant::now()));
-            });
-            loop {
-                tokio::select! {
-                    result = running.run(sink.clone()) => {
-                        let _ = results_tx.send(result);
-                    }
-                    _ = &mut stopped => return,
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Self {
-            bearer,
-            events,
-            results,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// The next report other than a `Changed` (the kernel finishing IPv6 address
-    /// setup on w0 changes the properties at its own pace).
-    fn next(&self, what: &str) -> BearerEvent {
-        self.next_at(what).0
-    }
-
-    /// [`Runner::next`] with the time the sink got it.
-    fn next_at(&self, what: &str) -> (BearerEvent, Instant) {
-        loop {
-            match self.events.recv_timeout(TIMEOUT) {
-                Ok((BearerEvent::Changed { .. }, _)) => continue,
-                Ok(event) => return event,
-                Err(e) => panic!("no report for {what} within {TIMEOUT:?}: {e}"),
-            }
-        }
-    }
-
-    fn appeared(&self, what: &str) -> NetworkInfo {
-        match self.next(what) {
-            BearerEvent::Appeared { key, info } if key == INTERFACE => info,
-            other => panic!("expected Appeared of {INTERFACE} for {what}, got {other:?}"),
-        }
-    }
-
-    fn gone(&self, what: &str) {
-        match self.next(what) {
-            BearerEvent::Gone { key } if key == INTERFACE => {}
-            other => panic!("expected Gone of {INTERFACE} for {what}, got {other:?}"),
-        }
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let result = thread.join();
-            if !std::thread::panicking() {
-                result.expect("bearer thread panicked").expect("namespace");
-            }
-        }
-    }
+/// The bearer on `INTERFACE` with wpa_supplicant's sockets in `control`.
+fn bearer(control: PathBuf) -> WifiBearer {
+    let config = WifiConfig {
+        interfaces: vec![INTERFACE.into()],
+        control_dir: control,
+        ping_interval_ms: 200,
+        ..WifiConfig::default()
+    };
+    WifiBearer::new(config).unwrap()
 }
 
 fn assert_wifi_network(info: &NetworkInfo) {
@@ -136,7 +54,8 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     ns.ip(&["addr", "add", "10.77.0.1/24", "dev", INTERFACE])
         .unwrap();
     let wpa = WpaSupplicant::start(ns.name(), INTERFACE, dir.path()).unwrap();
-    let runner = Runner::start(&ns, wpa.control_dir());
+    let bearer = bearer(wpa.control_dir());
+    let runner = BearerRunner::start(&ns, bearer.clone(), INTERFACE, TIMEOUT);
 
     let info = runner.appeared("start");
     assert_wifi_network(&info);
@@ -153,8 +72,8 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     ns.ip(&["addr", "add", "10.78.0.1/24", "dev", INTERFACE])
         .unwrap();
     loop {
-        match runner.events.recv_timeout(TIMEOUT) {
-            Ok((BearerEvent::Changed { key, info }, _)) => {
+        match runner.next_report("a new address") {
+            (BearerEvent::Changed { key, info }, _) => {
                 assert_eq!(key, INTERFACE);
                 if info
                     .properties
@@ -188,7 +107,7 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
             .enable_all()
             .build()
             .unwrap()
-            .block_on(runner.bearer.activate(request))
+            .block_on(bearer.activate(request))
     };
     let e = activate("7").unwrap_err();
     assert_eq!(e.code(), 2_100_001, "{e}");
@@ -199,11 +118,7 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     // Killed without a word (SIGKILL): PING notices.
     drop(wpa);
     runner.gone("wpa_supplicant killed");
-    let result = runner
-        .results
-        .recv_timeout(TIMEOUT)
-        .expect("run did not return after wpa_supplicant was killed");
-    let e = result.unwrap_err();
+    let e = runner.failed("wpa_supplicant killed");
     assert_eq!(e.code(), 2_100_002, "{e}");
 
     // Back again: a later run attaches and reports the network.
@@ -219,7 +134,7 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
         at.duration_since(started)
     );
     // Every failed run while it was away was a service error.
-    for result in runner.results.try_iter() {
+    for result in runner.ended_runs() {
         assert_eq!(result.unwrap_err().code(), 2_100_002);
     }
 }
