@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{ConnectionProperties, NetBearType, NetCap, NetCapSet};
 
 /// Longest network key, identifier or interface name a bearer may report, in bytes.
@@ -160,6 +160,42 @@ pub enum BearerEvent {
         /// The bearer's key for it.
         key: String,
     },
+}
+
+/// A bearer's configuration from its JSON form (a plugin's configuration, a file
+/// section): `null` gives the defaults; what serde refuses, and what `check`
+/// refuses, is [`Error::InvalidValue`] naming the bearer (`"wifi configuration:
+/// ..."`).
+pub fn config_from_value<T>(
+    bearer: &str,
+    value: serde_json::Value,
+    check: impl FnOnce(&T) -> Result<()>,
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    let config = if value.is_null() {
+        T::default()
+    } else {
+        serde_json::from_value(value)
+            .map_err(|e| Error::invalid(format!("{bearer} configuration: {e}")))?
+    };
+    check(&config)?;
+    Ok(config)
+}
+
+/// [`config_from_value`] from JSON text.
+pub fn config_from_json<T>(
+    bearer: &str,
+    text: &str,
+    check: impl FnOnce(&T) -> Result<()>,
+) -> Result<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    let value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid(format!("{bearer} configuration: {e}")))?;
+    config_from_value(bearer, value, check)
 }
 
 /// The reports that take a consumer from the networks `old` to the networks `new`

@@ -56,21 +56,12 @@ impl Default for BluetoothConfig {
 impl BluetoothConfig {
     /// Parses a JSON configuration (`null` or `{}` for the defaults) and checks it.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::invalid(format!("bluetooth configuration: {e}")))?;
-        Self::from_value(value)
+        netcore::bearer::config_from_json("bluetooth", text, Self::check)
     }
 
     /// Reads a JSON value (`null` for the defaults) and checks it.
     pub fn from_value(value: serde_json::Value) -> Result<Self, Error> {
-        let config: Self = if value.is_null() {
-            Self::default()
-        } else {
-            serde_json::from_value(value)
-                .map_err(|e| Error::invalid(format!("bluetooth configuration: {e}")))?
-        };
-        config.check()?;
-        Ok(config)
+        netcore::bearer::config_from_value("bluetooth", value, Self::check)
     }
 
     /// Checks every field; errors are [`Error::InvalidValue`] naming the field.

@@ -34,14 +34,7 @@ impl Default for VpnConfig {
 impl VpnConfig {
     /// The configuration from its JSON form (`null` for the defaults), checked.
     pub fn from_value(value: serde_json::Value) -> Result<Self> {
-        let config: Self = if value.is_null() {
-            Self::default()
-        } else {
-            serde_json::from_value(value)
-                .map_err(|e| Error::invalid(format!("vpn configuration: {e}")))?
-        };
-        config.check()?;
-        Ok(config)
+        netcore::bearer::config_from_value("vpn", value, Self::check)
     }
 
     /// Checks every field; errors are [`Error::InvalidValue`] naming the field.
