@@ -9,14 +9,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::events::STREAM_MESSAGE_CREDIT;
-
 /// Reads of at most this many bytes are copied into a message of their own size.
 const COPY_AT_MOST: usize = 4 * 1024;
 
-/// Idle buffers a pool keeps: as many as a stream may hold unread, plus the one
-/// being read into and the one being handled.
-const KEEP: usize = STREAM_MESSAGE_CREDIT + 2;
+/// Idle buffers a pool keeps: the one read into next and one on its way back.
+/// Streams take a large read at a time and callbacks handle it at once, so that is
+/// all a steady flow reuses; more would only hold memory on every idle socket.
+const KEEP: usize = 2;
 
 /// Buffers of one size, kept for reuse.
 pub(crate) struct BufferPool {
