@@ -128,13 +128,13 @@ values! {
 values! {
     /// Which statistic (seed `connection_statistics_type_e`).
     StatisticsType {
-        /// Bytes received in the current or last session.
+        /// ByteCounts received in the current or last session.
         LastReceivedData = 0,
-        /// Bytes sent in the current or last session.
+        /// ByteCounts sent in the current or last session.
         LastSentData = 1,
-        /// Bytes received since the last reset.
+        /// ByteCounts received since the last reset.
         TotalReceivedData = 2,
-        /// Bytes sent since the last reset.
+        /// ByteCounts sent since the last reset.
         TotalSentData = 3,
     }
 }
@@ -308,23 +308,23 @@ type TypeCallback = Arc<dyn Fn(ConnectionType) + Send + Sync>;
 type AddressCallback = Arc<dyn Fn(Option<Ipv4Addr>, Option<Ipv6Addr>) + Send + Sync>;
 type ProxyCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Bytes received and sent.
+/// ByteCounts received and sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Bytes {
+struct ByteCounts {
     received: u64,
     sent: u64,
 }
 
-impl Bytes {
-    fn since(self, start: Bytes) -> Bytes {
-        Bytes {
+impl ByteCounts {
+    fn since(self, start: ByteCounts) -> ByteCounts {
+        ByteCounts {
             received: self.received.saturating_sub(start.received),
             sent: self.sent.saturating_sub(start.sent),
         }
     }
 
-    fn plus(self, other: Bytes) -> Bytes {
-        Bytes {
+    fn plus(self, other: ByteCounts) -> ByteCounts {
+        ByteCounts {
             received: self.received.saturating_add(other.received),
             sent: self.sent.saturating_add(other.sent),
         }
@@ -343,7 +343,7 @@ impl Bytes {
     }
 
     /// The interface's counters; zero for an interface this host does not have.
-    fn of_interface(name: &str) -> Bytes {
+    fn of_interface(name: &str) -> ByteCounts {
         let read = |what: &str| {
             std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/{what}"))
                 .ok()
@@ -351,9 +351,9 @@ impl Bytes {
         };
         match (read("rx_bytes"), read("tx_bytes")) {
             (Some(received), Some(sent)) if !name.is_empty() && !name.contains('/') => {
-                Bytes { received, sent }
+                ByteCounts { received, sent }
             }
-            _ => Bytes::default(),
+            _ => ByteCounts::default(),
         }
     }
 }
@@ -363,19 +363,19 @@ struct Session {
     connection_type: ConnectionType,
     interface: String,
     /// The counters when "last" starts (the session start, or its last reset).
-    last_from: Bytes,
+    last_from: ByteCounts,
     /// The counters when "total" starts for this session.
-    total_from: Bytes,
-    latest: Bytes,
+    total_from: ByteCounts,
+    latest: ByteCounts,
 }
 
 #[derive(Default)]
 struct Statistics {
     sessions: HashMap<NetHandle, Session>,
     /// Per type: the most recent ended session's bytes.
-    last_ended: HashMap<ConnectionType, Bytes>,
+    last_ended: HashMap<ConnectionType, ByteCounts>,
     /// Per type: the bytes of the sessions ended since the last reset.
-    total_ended: HashMap<ConnectionType, Bytes>,
+    total_ended: HashMap<ConnectionType, ByteCounts>,
 }
 
 impl Statistics {
@@ -383,9 +383,9 @@ impl Statistics {
     /// ends those of networks that went.
     fn update(&mut self, profiles: &[Profile]) {
         for session in self.sessions.values_mut() {
-            let now = Bytes::of_interface(&session.interface);
+            let now = ByteCounts::of_interface(&session.interface);
             // An interface that went reads as zero: keep what was last seen.
-            if now != Bytes::default() {
+            if now != ByteCounts::default() {
                 session.latest = now;
             }
         }
@@ -407,7 +407,7 @@ impl Statistics {
         }
         for profile in profiles {
             self.sessions.entry(profile.net).or_insert_with(|| {
-                let now = Bytes::of_interface(&profile.interface_name);
+                let now = ByteCounts::of_interface(&profile.interface_name);
                 Session {
                     connection_type: profile.connection_type(),
                     interface: profile.interface_name.clone(),
