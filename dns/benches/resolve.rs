@@ -104,7 +104,7 @@ fn benches(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let app = AppId(10_001);
+    let app = AppId::from_uid(10_001);
     let ipv4 = QueryOptions {
         family: FamilyType::Ipv4,
     };

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interface = args.next().unwrap_or_default();
 
     let dns = DnsService::new(DnsConfig::default());
-    let app = AppId(10_001);
+    let app = AppId::from_uid(10_001);
 
     // IDNA, as the seed's getDnsAscii / getDnsUnicode.
     let ascii = get_dns_ascii("www.示例.com", ConversionProcess::NoConfiguration)?;
@@ -38,7 +38,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("printer.home for {app}: {found:?}");
     let other = dns
-        .get_addresses_by_name(AppId(10_002), None, "printer.home", QueryOptions::default())
+        .get_addresses_by_name(
+            AppId::from_uid(10_002),
+            None,
+            "printer.home",
+            QueryOptions::default(),
+        )
         .await;
     println!("printer.home for app 10002: {other:?}");
 

@@ -51,7 +51,7 @@
 //! };
 //! dns.set_network(wifi, &props)?;
 //! dns.set_default_network(wifi);
-//! let app = AppId(10_001);
+//! let app = AppId::from_uid(10_001);
 //! dns.add_custom_dns_rule(app, "intranet.example", &["198.51.100.7"])?;
 //! let addresses = dns
 //!     .get_addresses_by_name(app, None, "www.example.com", QueryOptions::default())
@@ -67,5 +67,6 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use idn::{MAX_LABEL_LEN, MAX_NAME_LEN, get_dns_ascii, get_dns_unicode, lookup_form};
-pub use rules::{AppId, MAX_ADDRESSES_PER_RULE, MAX_RULES_PER_APP};
+pub use netcore::AppId;
+pub use rules::{MAX_ADDRESSES_PER_RULE, MAX_RULES_PER_APP};
 pub use service::{DnsConfig, DnsService};

@@ -2,25 +2,12 @@
 //! `clearCustomDnsRules`).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use netcore::{Error, Result};
+use netcore::{AppId, Error, Result};
 
 use crate::idn::lookup_form;
-
-/// The identity of an application whose lookups and rules are kept apart from other
-/// applications': its Linux uid (the daemon learns it from the bus). The facade may
-/// map other identities to it as long as one application has one `AppId`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AppId(pub u32);
-
-impl fmt::Display for AppId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "app {}", self.0)
-    }
-}
 
 /// The most hosts one application may have rules for.
 pub const MAX_RULES_PER_APP: usize = 1024;

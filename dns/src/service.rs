@@ -14,7 +14,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_resolver::Resolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use netcore::{
-    ConnectionProperties, Error, FamilyType, NetAddress, NetHandle, QueryOptions, Resolve,
+    AppId, ConnectionProperties, Error, FamilyType, NetAddress, NetHandle, QueryOptions, Resolve,
     ResolveFailure, Result,
 };
 use tracing::{debug, info, warn};
@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 use crate::bind::{BoundRuntime, probe_binding};
 use crate::clock::{Clock, SystemClock};
 use crate::idn::lookup_form;
-use crate::rules::{AppId, RuleTable};
+use crate::rules::RuleTable;
 
 /// The standard DNS port, used for a server whose port is 0.
 const DNS_PORT: u16 = 53;

@@ -63,7 +63,7 @@ fn a_network_bound_to_another_interface_never_reaches_loopback_servers() {
         let v4 = QueryOptions {
             family: FamilyType::Ipv4,
         };
-        let app = AppId(10_001);
+        let app = AppId::from_uid(10_001);
 
         let on_lo = dns
             .get_addresses_by_name(app, Some(net(100)), "via-lo.test", v4)

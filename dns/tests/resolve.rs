@@ -13,8 +13,8 @@ use netcore::{
 };
 use netcore_dns::{AppId, DnsConfig, DnsService, ManualClock};
 
-const APP: AppId = AppId(10_001);
-const OTHER_APP: AppId = AppId(10_002);
+const APP: AppId = AppId::from_uid(10_001);
+const OTHER_APP: AppId = AppId::from_uid(10_002);
 
 fn quick_config() -> DnsConfig {
     DnsConfig {
@@ -493,7 +493,7 @@ async fn identical_concurrent_lookups_share_one_query() {
     );
     let lookups = (0..20).map(|i| {
         let dns = dns.clone();
-        let app = AppId(20_000 + i);
+        let app = AppId::from_uid(20_000 + i);
         tokio::spawn(async move {
             dns.get_addresses_by_name(app, None, "slow.test", ipv4())
                 .await

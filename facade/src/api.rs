@@ -159,7 +159,7 @@ impl NetManager {
         local: &NetAddress,
         remote: &NetAddress,
     ) -> Result<i64> {
-        self.shared.vpn.require_vpn_app(self.app.0)?;
+        self.shared.vpn.require_vpn_app(self.app)?;
         let sockets = crate::ports::dump_sockets()?;
         Ok(crate::ports::connect_owner_uid(
             &sockets, protocol, local, remote,
@@ -207,7 +207,7 @@ impl NetManager {
         &self,
         spec: netcore_bearer_vpn::VpnSpec,
     ) -> Result<netcore_bearer_vpn::VpnTunnel> {
-        self.shared.vpn.establish(self.app.0, spec).await
+        self.shared.vpn.establish(self.app, spec).await
     }
 }
 

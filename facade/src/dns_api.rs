@@ -6,10 +6,6 @@ use netcore::{ConversionProcess, NetAddress, NetHandle, QueryOptions, Result};
 use crate::manager::NetManager;
 
 impl NetManager {
-    fn dns_app(&self) -> netcore_dns::AppId {
-        netcore_dns::AppId(self.app.0)
-    }
-
     /// `getAddressesByName`: the addresses of `host` (port 0), resolved on this
     /// app's bound network, else on the default network; this app's custom rules
     /// answer first. Errors: 201, 401, 2100001 (invalid host), 2100002, 2100003
@@ -27,7 +23,7 @@ impl NetManager {
         options: QueryOptions,
     ) -> Result<Vec<NetAddress>> {
         let dns = self.resolver();
-        dns.get_addresses_by_name(self.dns_app(), None, host, options)
+        dns.get_addresses_by_name(self.app, None, host, options)
             .await
     }
 
@@ -35,18 +31,17 @@ impl NetManager {
     /// is asked; no other app sees the rule. Errors: 201, 401 (empty host or list),
     /// 2100001 (invalid host or address), 2100002, 2100003.
     pub async fn add_custom_dns_rule<S: AsRef<str>>(&self, host: &str, ips: &[S]) -> Result<()> {
-        self.resolver()
-            .add_custom_dns_rule(self.dns_app(), host, ips)
+        self.resolver().add_custom_dns_rule(self.app, host, ips)
     }
 
     /// `removeCustomDnsRule`. Errors: 201, 401, 2100001, 2100002, 2100003.
     pub async fn remove_custom_dns_rule(&self, host: &str) -> Result<()> {
-        self.resolver().remove_custom_dns_rule(self.dns_app(), host)
+        self.resolver().remove_custom_dns_rule(self.app, host)
     }
 
     /// `clearCustomDnsRules`. Errors: 201, 2100001, 2100002, 2100003.
     pub async fn clear_custom_dns_rules(&self) -> Result<()> {
-        self.resolver().clear_custom_dns_rules(self.dns_app());
+        self.resolver().clear_custom_dns_rules(self.app);
         Ok(())
     }
 
@@ -91,7 +86,7 @@ impl Network {
     pub async fn get_addresses_by_name(&self, host: &str) -> Result<Vec<NetAddress>> {
         let dns = self.manager.resolver();
         dns.get_addresses_by_name(
-            self.manager.dns_app(),
+            self.manager.app,
             Some(self.net),
             host,
             QueryOptions::default(),
@@ -116,7 +111,7 @@ impl Network {
     /// Errors: as [`Network::get_addresses_by_name`].
     pub async fn get_address_by_name(&self, host: &str) -> Result<NetAddress> {
         let dns = self.manager.resolver();
-        dns.get_address_by_name(self.manager.dns_app(), Some(self.net), host)
+        dns.get_address_by_name(self.manager.app, Some(self.net), host)
             .await
     }
 }

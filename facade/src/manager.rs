@@ -15,12 +15,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures::FutureExt;
 use netcore::engine::{
-    Action, AppId, BearerId, ConnectionId, Engine, NetEvent, NetworkSnapshot, Output,
-    ValidationResult,
+    Action, BearerId, ConnectionId, Engine, NetEvent, NetworkSnapshot, Output, ValidationResult,
 };
 use netcore::{
-    ActivationRequest, Bearer, BearerEvent, ConnectionProperties, Error, NetBearType, NetHandle,
-    ReportSink, Result,
+    ActivationRequest, AppId, Bearer, BearerEvent, ConnectionProperties, Error, NetBearType,
+    NetHandle, ReportSink, Result,
 };
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -207,9 +206,7 @@ impl Core {
                 Output::Action(action) => {
                     match &action {
                         Action::DefaultNetworkChanged { net } => dns.set_default_network(*net),
-                        Action::AppNetworkChanged { app, net } => {
-                            dns.set_app_network(netcore_dns::AppId(app.0), *net)
-                        }
+                        Action::AppNetworkChanged { app, net } => dns.set_app_network(*app, *net),
                         _ => {}
                     }
                     let _ = actions.send(action);
@@ -348,15 +345,9 @@ impl Builder {
         runtime.spawn(driver.run(actions_rx, reports_rx));
         Ok(NetManager {
             shared,
-            app: current_app(),
+            app: AppId::current(),
         })
     }
-}
-
-/// The uid of this process: the app identity of an in-process caller.
-fn current_app() -> AppId {
-    use std::os::unix::fs::MetadataExt;
-    AppId(std::fs::metadata("/proc/self").map_or(0, |m| m.uid()))
 }
 
 /// The connection manager, as an application sees it: the seed's connection module.
@@ -673,7 +664,7 @@ impl Driver {
                 }
             }
             Action::AppNetworkChanged { app, net } => {
-                tracing::debug!(app = app.0, %net, "app bound");
+                tracing::debug!(%app, %net, "app bound");
             }
         }
     }

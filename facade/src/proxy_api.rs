@@ -1,15 +1,11 @@
 //! The seed's HTTP proxy and PAC functions on [`NetManager`].
 
 use netcore::{HttpProxy, Result};
-use netcore_proxy::{AppKey, PacResult};
+use netcore_proxy::PacResult;
 
 use crate::manager::NetManager;
 
 impl NetManager {
-    fn proxy_key(&self) -> AppKey {
-        AppKey(self.app.0)
-    }
-
     fn proxies(&self) -> std::sync::MutexGuard<'_, netcore_proxy::ProxySettings> {
         self.shared
             .proxies
@@ -21,7 +17,7 @@ impl NetManager {
     /// proxy is not checked for reachability. Errors: 401, 2100001 ("Invalid http
     /// proxy": empty host).
     pub async fn set_app_http_proxy(&self, proxy: HttpProxy) -> Result<()> {
-        let key = self.proxy_key();
+        let key = self.app;
         self.proxies().set_app_http_proxy(key, proxy)?;
         self.proxy_changed();
         Ok(())
@@ -30,7 +26,7 @@ impl NetManager {
     /// `getDefaultHttpProxy`: this app's proxy when set, else the global one; `None`
     /// when there is neither. Errors: 2100002, 2100003.
     pub async fn get_default_http_proxy(&self) -> Result<Option<HttpProxy>> {
-        let key = self.proxy_key();
+        let key = self.app;
         Ok(self.proxies().default_http_proxy(key).cloned())
     }
 
@@ -52,7 +48,7 @@ impl NetManager {
     /// unless the exclusion list matches the URL's host); `None` for a direct
     /// connection.
     pub async fn http_proxy_for_url(&self, url: &str) -> Result<Option<HttpProxy>> {
-        let key = self.proxy_key();
+        let key = self.app;
         Ok(self.proxies().proxy_for_url(key, url).cloned())
     }
 

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use netcore::engine::{AppId, NetEvent, ValidationResult};
+use netcore::AppId;
+use netcore::engine::{NetEvent, ValidationResult};
 use netcore::sim::SimBearer;
 use netcore::{
     Bearer, ConnectionProperties, NetBearType, NetCap, NetHandle, NetSpecifier, NetworkInfo,
@@ -194,8 +195,8 @@ async fn app_state_is_per_app() {
     })
     .await;
     let net = NetHandle::new(100).unwrap();
-    let app_a = s.manager.for_app(AppId(5000));
-    let app_b = s.manager.for_app(AppId(5001));
+    let app_a = s.manager.for_app(AppId::from_uid(5000));
+    let app_b = s.manager.for_app(AppId::from_uid(5001));
     app_a.set_app_net(net).await.unwrap();
     assert_eq!(app_a.get_app_net().await.unwrap(), net);
     assert_eq!(app_b.get_app_net().await.unwrap(), NetHandle::NONE);

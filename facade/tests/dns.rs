@@ -9,7 +9,7 @@ mod server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netcore::engine::AppId;
+use netcore::AppId;
 use netcore::sim::SimBearer;
 use netcore::{ConversionProcess, FamilyType, NetBearType, NetHandle, NetworkInfo, QueryOptions};
 use netcore_facade::{Config, NetManager, blocking};
@@ -103,7 +103,7 @@ async fn each_network_resolves_with_its_own_servers() {
     assert!(wifi_dns.total() > 0 && eth_dns.total() > 0);
 
     // An app bound to Wi-Fi resolves there.
-    let bound = manager.for_app(AppId(4242));
+    let bound = manager.for_app(AppId::from_uid(4242));
     bound.set_app_net(wifi_net).await.unwrap();
     let found = bound.get_addresses_by_name("same.test").await.unwrap();
     assert_eq!(ips(&found), ["192.0.2.1"]);
@@ -126,8 +126,8 @@ async fn a_network_that_goes_resolves_no_more() {
 #[tokio::test]
 async fn custom_rules_answer_first_for_their_app_only() {
     let (manager, _wifi_dns, eth_dns, _wifi) = two_networks().await;
-    let app_a = manager.for_app(AppId(5000));
-    let app_b = manager.for_app(AppId(5001));
+    let app_a = manager.for_app(AppId::from_uid(5000));
+    let app_b = manager.for_app(AppId::from_uid(5001));
     app_a
         .add_custom_dns_rule("same.test", &["198.51.100.9"])
         .await

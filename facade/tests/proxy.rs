@@ -1,7 +1,7 @@
 //! HTTP proxies and PAC through the public API.
 
+use netcore::AppId;
 use netcore::HttpProxy;
-use netcore::engine::AppId;
 use netcore_facade::{Config, NetManager};
 
 fn manager(global: Option<HttpProxy>) -> NetManager {
@@ -24,8 +24,8 @@ fn proxy(host: &str, port: i64, exclusions: &[&str]) -> HttpProxy {
 #[tokio::test]
 async fn app_proxies_override_the_global_one_per_app() {
     let m = manager(Some(proxy("global.test", 3128, &["ample.com"])));
-    let a = m.for_app(AppId(7000));
-    let b = m.for_app(AppId(7001));
+    let a = m.for_app(AppId::from_uid(7000));
+    let b = m.for_app(AppId::from_uid(7001));
     a.set_app_http_proxy(proxy("app.test", 8080, &[]))
         .await
         .unwrap();

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use netcore::engine::AppId;
+use netcore::AppId;
 use netcore::{LinkAddress, NetBearType, NetCap, NetHandle, ProtocolType};
 use netcore_facade::{Config, NetManager, VpnSpec};
 use netcore_link::testing::{NetNs, skip_unless_root};
@@ -27,8 +27,8 @@ fn a_vpn_app_establishes_a_vpn_network() {
     let ns = NetNs::create().unwrap();
     ns.run_async(|| async {
         let manager = NetManager::builder(Config::default()).start().unwrap();
-        let vpn_app = manager.for_app(AppId(4321));
-        let other_app = manager.for_app(AppId(4322));
+        let vpn_app = manager.for_app(AppId::from_uid(4321));
+        let other_app = manager.for_app(AppId::from_uid(4322));
 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();

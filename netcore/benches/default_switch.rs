@@ -7,7 +7,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use netcore::engine::{AppId, BearerId, ConnectionId, Engine, Output, ValidationResult};
+use netcore::AppId;
+use netcore::engine::{BearerId, ConnectionId, Engine, Output, ValidationResult};
 use netcore::{BearerEvent, NetBearType, NetworkInfo};
 
 const REQUESTS: u64 = 10_000;
@@ -43,7 +44,7 @@ fn setup() -> Setup {
     }
     // 50 apps of 200 requests each.
     for i in 0..REQUESTS {
-        let app = AppId(u32::try_from(i % 50).unwrap_or(0));
+        let app = AppId::from_uid(u32::try_from(i % 50).unwrap_or(0));
         engine
             .register(app, ConnectionId(i), None, 0, now)
             .expect("register");

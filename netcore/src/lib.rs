@@ -8,6 +8,7 @@
 //! requests and elapsed time into events for subscribers and actions for the shell
 //! that drives it.
 
+pub mod app;
 pub mod bearer;
 pub mod engine;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod plugin;
 pub mod resolve;
 pub mod sim;
 
+pub use app::AppId;
 pub use bearer::{ActivationRequest, Bearer, BearerDetails, BearerEvent, NetworkInfo, ReportSink};
 pub use error::{Error, ResolveFailure, Result};
 pub use model::*;

@@ -4,10 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use netcore::engine::{
-    Action, AppId, BearerId, ConnectionId, Engine, NetEvent, Output, ValidationResult,
-};
-use netcore::{BearerEvent, NetBearType, NetCap, NetHandle, NetSpecifier, NetworkInfo};
+use netcore::engine::{Action, BearerId, ConnectionId, Engine, NetEvent, Output, ValidationResult};
+use netcore::{AppId, BearerEvent, NetBearType, NetCap, NetHandle, NetSpecifier, NetworkInfo};
 use proptest::prelude::*;
 
 const BEARERS: [NetBearType; 5] = [
@@ -186,7 +184,7 @@ impl World {
                 let id = ConnectionId(self.next_connection);
                 self.next_connection += 1;
                 self.engine
-                    .register(AppId(app), id, spec, timeout_ms, self.now)
+                    .register(AppId::from_uid(app), id, spec, timeout_ms, self.now)
                     .unwrap();
                 self.seen.insert(
                     id,

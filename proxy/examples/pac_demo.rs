@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use netcore::{Error, FamilyType, HttpProxy, NetHandle, Resolve, ResolveFailure, Result};
-use netcore_proxy::{AppKey, PacConfig, PacEvaluator, ProxySettings};
+use netcore_proxy::{AppId, PacConfig, PacEvaluator, ProxySettings};
 
 /// A resolver that knows one name (a real daemon passes netcore-dns here).
 struct DemoResolver;
@@ -39,7 +39,7 @@ function FindProxyForURL(url, host) {
 async fn main() -> Result<()> {
     let mut settings = ProxySettings::new();
     settings.set_global_http_proxy(Some(HttpProxy::new("proxy.example.com", 3128, vec![])?))?;
-    let app = AppKey(10_042);
+    let app = AppId::from_uid(10_042);
     settings.set_app_http_proxy(
         app,
         HttpProxy::new("app-proxy.example.com", 8080, vec!["ample.com".into()])?,

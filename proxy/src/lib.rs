@@ -1,7 +1,7 @@
 //! HTTP proxy settings and PAC evaluation for netcore.
 //!
 //! - [`settings`]: the global default proxy and the per-application proxies (seed
-//!   `setAppHttpProxy`, `getDefaultHttpProxy`), keyed by [`AppKey`] (a uid).
+//!   `setAppHttpProxy`, `getDefaultHttpProxy`), keyed by the app ([`netcore::AppId`], a uid).
 //! - [`exclusion`]: the seed's exclusion-list rules and [`uses_proxy`], which answers
 //!   "does this URL go through the proxy".
 //! - [`pac`]: proxy auto-configuration. Scripts are untrusted: they run on boa_engine
@@ -27,7 +27,8 @@ pub mod service;
 pub mod settings;
 
 pub use exclusion::{ExclusionList, uses_proxy};
+pub use netcore::AppId;
 pub use pac::evaluator::{PacConfig, PacEvaluator};
 pub use pac::result::{PacResult, ProxyAddress, ProxyEntry};
 pub use service::PacService;
-pub use settings::{AppKey, ProxySettings};
+pub use settings::ProxySettings;

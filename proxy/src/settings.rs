@@ -1,20 +1,8 @@
 //! HTTP proxy settings: one global default proxy and one proxy per application.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use netcore::{Error, HttpProxy, Result};
-
-/// Identifies an application: its Linux user id (the identity the daemon reads off the
-/// bus, see the design's "Daemon, IPC and permissions").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AppKey(pub u32);
-
-impl fmt::Display for AppKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "uid {}", self.0)
-    }
-}
+use netcore::{AppId, Error, HttpProxy, Result};
 
 /// Checks a proxy built by hand (its fields are public): the host must not be empty
 /// (2100001 "Invalid http proxy"). The port is a `u16`, so always in 0..=65535.
@@ -42,7 +30,7 @@ pub fn validate_proxy(proxy: &HttpProxy) -> Result<()> {
 #[derive(Debug, Clone, Default)]
 pub struct ProxySettings {
     global: Option<HttpProxy>,
-    per_app: HashMap<AppKey, HttpProxy>,
+    per_app: HashMap<AppId, HttpProxy>,
 }
 
 impl ProxySettings {
@@ -68,7 +56,7 @@ impl ProxySettings {
 
     /// Seed `setAppHttpProxy`: sets the proxy of `app`. An invalid proxy is refused with
     /// 2100001 and leaves the settings unchanged.
-    pub fn set_app_http_proxy(&mut self, app: AppKey, proxy: HttpProxy) -> Result<()> {
+    pub fn set_app_http_proxy(&mut self, app: AppId, proxy: HttpProxy) -> Result<()> {
         validate_proxy(&proxy)?;
         tracing::debug!(%app, host = %proxy.host, port = proxy.port, "app proxy set");
         self.per_app.insert(app, proxy);
@@ -77,25 +65,25 @@ impl ProxySettings {
 
     /// Removes the proxy of `app`, which then falls back to the global one. Returns the
     /// proxy that was set.
-    pub fn clear_app_http_proxy(&mut self, app: AppKey) -> Option<HttpProxy> {
+    pub fn clear_app_http_proxy(&mut self, app: AppId) -> Option<HttpProxy> {
         self.per_app.remove(&app)
     }
 
     /// The proxy `app` set for itself, if any.
-    pub fn app_http_proxy(&self, app: AppKey) -> Option<&HttpProxy> {
+    pub fn app_http_proxy(&self, app: AppId) -> Option<&HttpProxy> {
         self.per_app.get(&app)
     }
 
     /// Seed `getDefaultHttpProxy`: the proxy of `app` when set, else the global proxy,
     /// else `None`.
-    pub fn default_http_proxy(&self, app: AppKey) -> Option<&HttpProxy> {
+    pub fn default_http_proxy(&self, app: AppId) -> Option<&HttpProxy> {
         self.per_app.get(&app).or(self.global.as_ref())
     }
 
     /// Whether `app`'s request to `url` goes through its default proxy: `None` when no
     /// proxy applies (none set, or the URL's host is in the exclusion list), else the
     /// proxy to use.
-    pub fn proxy_for_url(&self, app: AppKey, url: &str) -> Option<&HttpProxy> {
+    pub fn proxy_for_url(&self, app: AppId, url: &str) -> Option<&HttpProxy> {
         self.default_http_proxy(app)
             .filter(|proxy| crate::exclusion::uses_proxy(proxy, url))
     }
@@ -112,14 +100,17 @@ mod tests {
     #[test]
     fn app_proxy_wins_over_global() {
         let mut s = ProxySettings::new();
-        let app = AppKey(10_001);
+        let app = AppId::from_uid(10_001);
         assert_eq!(s.default_http_proxy(app), None);
         s.set_global_http_proxy(Some(proxy("global.corp", 3128)))
             .unwrap();
         assert_eq!(s.default_http_proxy(app).unwrap().host, "global.corp");
         s.set_app_http_proxy(app, proxy("app.corp", 8080)).unwrap();
         assert_eq!(s.default_http_proxy(app).unwrap().host, "app.corp");
-        assert_eq!(s.default_http_proxy(AppKey(1)).unwrap().host, "global.corp");
+        assert_eq!(
+            s.default_http_proxy(AppId::from_uid(1)).unwrap().host,
+            "global.corp"
+        );
         assert_eq!(s.clear_app_http_proxy(app).unwrap().port, 8080);
         assert_eq!(s.default_http_proxy(app).unwrap().host, "global.corp");
         s.set_global_http_proxy(None).unwrap();
@@ -144,11 +135,12 @@ mod tests {
         assert_eq!(proxy("h", 65_535).port, 65_535);
 
         let mut s = ProxySettings::new();
-        s.set_app_http_proxy(AppKey(5), proxy("ok", 1)).unwrap();
+        s.set_app_http_proxy(AppId::from_uid(5), proxy("ok", 1))
+            .unwrap();
         let mut bad = proxy("x", 1);
         bad.host = "  ".into();
         assert_eq!(
-            s.set_app_http_proxy(AppKey(5), bad.clone())
+            s.set_app_http_proxy(AppId::from_uid(5), bad.clone())
                 .unwrap_err()
                 .code(),
             2_100_001
@@ -160,11 +152,13 @@ mod tests {
         let mut spaced = proxy("x", 1);
         spaced.host = "a b".into();
         assert_eq!(
-            s.set_app_http_proxy(AppKey(5), spaced).unwrap_err().code(),
+            s.set_app_http_proxy(AppId::from_uid(5), spaced)
+                .unwrap_err()
+                .code(),
             2_100_001
         );
         // The refused proxies left the settings as they were.
-        assert_eq!(s.app_http_proxy(AppKey(5)).unwrap().host, "ok");
+        assert_eq!(s.app_http_proxy(AppId::from_uid(5)).unwrap().host, "ok");
         assert_eq!(s.global_http_proxy(), None);
     }
 
@@ -180,7 +174,7 @@ mod tests {
     #[test]
     fn proxy_for_url_applies_the_exclusion_list() {
         let mut s = ProxySettings::new();
-        let app = AppKey(7);
+        let app = AppId::from_uid(7);
         let p = HttpProxy::new("proxy.corp", 3128, vec!["ample.com".into()]).unwrap();
         s.set_app_http_proxy(app, p).unwrap();
         assert_eq!(s.proxy_for_url(app, "http://www.ample.com/"), None);

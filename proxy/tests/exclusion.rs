@@ -1,7 +1,7 @@
 //! The seed's exclusion-list examples through the public API.
 
 use netcore::HttpProxy;
-use netcore_proxy::{AppKey, ProxySettings, uses_proxy};
+use netcore_proxy::{AppId, ProxySettings, uses_proxy};
 
 fn proxy_excluding(entries: &[&str]) -> HttpProxy {
     HttpProxy::new(
@@ -83,16 +83,16 @@ fn settings_apply_the_app_proxys_list() {
         .set_global_http_proxy(Some(proxy_excluding(&[])))
         .unwrap();
     settings
-        .set_app_http_proxy(AppKey(1), proxy_excluding(&["ample.com"]))
+        .set_app_http_proxy(AppId::from_uid(1), proxy_excluding(&["ample.com"]))
         .unwrap();
     assert!(
         settings
-            .proxy_for_url(AppKey(1), "http://www.ample.com/")
+            .proxy_for_url(AppId::from_uid(1), "http://www.ample.com/")
             .is_none()
     );
     assert!(
         settings
-            .proxy_for_url(AppKey(2), "http://www.ample.com/")
+            .proxy_for_url(AppId::from_uid(2), "http://www.ample.com/")
             .is_some()
     );
 }

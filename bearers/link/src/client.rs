@@ -373,6 +373,16 @@ impl LinkClient {
             .map_err(|e| LinkError::kernel(format!("remove rule {rule:?}"), e))
     }
 
+    /// Removes the link with index `index` (a TUN or veth device netcore created).
+    pub async fn delete_link(&self, index: u32) -> Result<()> {
+        self.handle
+            .link()
+            .del(index)
+            .execute()
+            .await
+            .map_err(|e| LinkError::kernel(format!("delete link {index}"), e))
+    }
+
     /// Sets the link named `interface` administratively up or down.
     pub async fn set_link_up(&self, interface: &str, up: bool) -> Result<()> {
         let index = self.index_of(interface).await?;

@@ -55,7 +55,10 @@ fn echo_round_trip(c: &mut Criterion) {
         let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
         let mut spec = VpnSpec::new(LinkAddress::new(ip("10.99.0.1"), 24).unwrap());
         spec.routes.push((ip("10.98.0.0"), 24));
-        let tunnel = bearer.establish(1, spec).await.unwrap();
+        let tunnel = bearer
+            .establish(netcore::AppId::from_uid(1), spec)
+            .await
+            .unwrap();
         ready_tx.send(()).unwrap();
         tokio::select! {
             result = echo_pings(&tunnel) => panic!("the tunnel failed: {result:?}"),

@@ -28,9 +28,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut spec = VpnSpec::new(LinkAddress::new("10.99.0.1".parse()?, 24)?);
     spec.routes.push(("10.98.0.0".parse()?, 24));
     spec.dns.push("10.98.0.53".parse()?);
-    // The app's uid: this process's.
-    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self")?);
-    let tunnel = bearer.establish(uid, spec).await?;
+    // The app: this process's uid.
+    let tunnel = bearer.establish(netcore::AppId::current(), spec).await?;
     println!(
         "VPN up on {}; ping 10.98.0.5 to see echo replies (Ctrl-C to stop)",
         tunnel.name()

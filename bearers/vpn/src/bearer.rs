@@ -1,78 +1,19 @@
 //! The bearer: the VPNs apps established, reported while their TUN device exists.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use netcore::{
-    Bearer, BearerEvent, Error, NetAddress, NetBearType, NetworkInfo, ReportSink, Result,
+    AppId, Bearer, BearerEvent, Error, NetAddress, NetBearType, NetworkInfo, ReportSink, Result,
 };
 use netcore_link::properties::connection_properties;
 use netcore_link::{LinkClient, LinkError, LinkState, LinkWatcher, RouteSpec};
-use tokio::sync::watch;
 
 use crate::config::VpnConfig;
+use crate::registry::{Entry, Registration, Registry, VpnInfo};
 use crate::spec::{CoveredApps, VpnSpec};
-use crate::tunnel::{Registration, VpnTunnel};
-
-/// What netcore keeps of an established VPN, for the facade.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VpnInfo {
-    /// The network's key in the bearer's reports: the TUN interface's name.
-    pub key: String,
-    /// The kernel's index of the TUN interface.
-    pub index: u32,
-    /// The uid of the app that established it.
-    pub owner: u32,
-    /// The apps whose traffic it carries.
-    pub covered_apps: CoveredApps,
-    /// Its DNS servers.
-    pub dns: Vec<IpAddr>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    info: VpnInfo,
-    /// Whether `run` has seen the interface in the kernel: once seen, its absence
-    /// means the device went (its last file descriptor closed).
-    seen: bool,
-}
-
-/// State shared by the bearer's clones and its tunnels.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    vpns: Mutex<BTreeMap<String, Entry>>,
-    changed: watch::Sender<u64>,
-}
-
-impl Shared {
-    fn vpns(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
-        // A panic while holding the lock leaves a map that is still consistent.
-        self.vpns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn notify(&self) {
-        self.changed.send_modify(|generation| *generation += 1);
-    }
-
-    /// Forgets the VPN `key` if it is still the one on interface `index`.
-    pub(crate) fn remove(&self, key: &str, index: u32) {
-        let removed = {
-            let mut vpns = self.vpns();
-            match vpns.get(key) {
-                Some(entry) if entry.info.index == index => vpns.remove(key),
-                _ => None,
-            }
-        };
-        if let Some(entry) = removed {
-            tracing::info!(interface = %key, owner = entry.info.owner, "VPN closed");
-            self.notify();
-        }
-    }
-}
+use crate::tunnel::VpnTunnel;
 
 /// The VPN bearer: VPN apps establish VPNs through it ([`VpnBearer::establish`]),
 /// and it reports each as a network of type [`NetBearType::Vpn`] keyed by its TUN
@@ -82,7 +23,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 pub struct VpnBearer {
     config: VpnConfig,
-    shared: Arc<Shared>,
+    registry: Arc<Registry>,
 }
 
 impl VpnBearer {
@@ -92,10 +33,7 @@ impl VpnBearer {
         config.check()?;
         Ok(Self {
             config,
-            shared: Arc::new(Shared {
-                vpns: Mutex::default(),
-                changed: watch::Sender::new(0),
-            }),
+            registry: Registry::new(),
         })
     }
 
@@ -118,9 +56,9 @@ impl VpnBearer {
     /// configure links (not `CAP_NET_ADMIN`) is 201 ([`Error::PermissionDenied`]);
     /// the kernel refusing anything else is 2100002 ([`Error::Service`]). On error
     /// nothing is left behind.
-    pub async fn establish(&self, owner: u32, spec: VpnSpec) -> Result<VpnTunnel> {
+    pub async fn establish(&self, owner: AppId, spec: VpnSpec) -> Result<VpnTunnel> {
         spec.check()?;
-        self.check_quota(&self.shared.vpns(), owner)?;
+        self.check_quota(&self.registry.vpns(), owner)?;
         let link = LinkClient::connect().map_err(|e| kernel_error("open rtnetlink", e))?;
         if let Some(name) = &spec.name {
             match link.link_by_name(name).await {
@@ -163,21 +101,21 @@ impl VpnBearer {
             dns: spec.dns.clone(),
         };
         {
-            let mut vpns = self.shared.vpns();
+            let mut vpns = self.registry.vpns();
             self.check_quota(&vpns, owner)?;
             vpns.insert(name.clone(), Entry { info, seen: false });
         }
-        self.shared.notify();
-        tracing::info!(interface = %name, owner, addresses = spec.addresses.len(), routes = spec.routes.len(), "VPN established");
+        self.registry.notify();
+        tracing::info!(interface = %name, %owner, addresses = spec.addresses.len(), routes = spec.routes.len(), "VPN established");
         Ok(VpnTunnel::new(
             device,
             name.clone(),
             owner,
-            Registration::new(&self.shared, name, index),
+            Registration::new(&self.registry, name, index),
         ))
     }
 
-    fn check_quota(&self, vpns: &BTreeMap<String, Entry>, owner: u32) -> Result<()> {
+    fn check_quota(&self, vpns: &BTreeMap<String, Entry>, owner: AppId) -> Result<()> {
         let of_owner = vpns.values().filter(|e| e.info.owner == owner).count();
         if vpns.len() >= self.config.max_tunnels {
             return Err(Error::TooManyRequests(format!(
@@ -193,62 +131,101 @@ impl VpnBearer {
         Ok(())
     }
 
-    /// The uid of the app that established the VPN `key` (its interface name).
-    pub fn owner_of(&self, key: &str) -> Option<u32> {
-        self.shared.vpns().get(key).map(|e| e.info.owner)
+    /// The app that established the VPN `key` (its interface name).
+    pub fn owner_of(&self, key: &str) -> Option<AppId> {
+        self.registry.vpns().get(key).map(|e| e.info.owner)
     }
 
-    /// The apps (uids, sorted, each once) that run a VPN: the apps that may call
+    /// The apps (sorted, each once) that run a VPN: the apps that may call
     /// `getConnectOwnerUid`.
-    pub fn vpn_apps(&self) -> Vec<u32> {
-        let mut apps: Vec<u32> = self.shared.vpns().values().map(|e| e.info.owner).collect();
+    pub fn vpn_apps(&self) -> Vec<AppId> {
+        let mut apps: Vec<AppId> = self
+            .registry
+            .vpns()
+            .values()
+            .map(|e| e.info.owner)
+            .collect();
         apps.sort_unstable();
         apps.dedup();
         apps
     }
 
-    /// Whether the app `uid` runs a VPN.
-    pub fn is_vpn_app(&self, uid: u32) -> bool {
-        self.shared.vpns().values().any(|e| e.info.owner == uid)
+    /// Whether `app` runs a VPN.
+    pub fn is_vpn_app(&self, app: AppId) -> bool {
+        self.registry.vpns().values().any(|e| e.info.owner == app)
     }
 
-    /// `Ok` when the app `uid` runs a VPN, else [`Error::NotVpnApp`] (2100301): the
-    /// check of the seed's VPN-only functions (`getConnectOwnerUid`).
-    pub fn require_vpn_app(&self, uid: u32) -> Result<()> {
-        if self.is_vpn_app(uid) {
+    /// `Ok` when `app` runs a VPN, else [`Error::NotVpnApp`] (2100301): the check of
+    /// the seed's VPN-only functions (`getConnectOwnerUid`).
+    pub fn require_vpn_app(&self, app: AppId) -> Result<()> {
+        if self.is_vpn_app(app) {
             Ok(())
         } else {
-            Err(Error::NotVpnApp(format!("app {uid} runs no VPN")))
+            Err(Error::NotVpnApp(format!("app {app} runs no VPN")))
         }
     }
 
     /// The apps the VPN `key` covers.
     pub fn covered_apps(&self, key: &str) -> Option<CoveredApps> {
-        self.shared
+        self.registry
             .vpns()
             .get(key)
             .map(|e| e.info.covered_apps.clone())
     }
 
-    /// The VPNs whose traffic includes the app `uid`'s (by their allowed and
-    /// disallowed apps), by key: for per-app routing.
-    pub fn vpns_covering(&self, uid: u32) -> Vec<VpnInfo> {
-        self.shared
+    /// The VPNs whose traffic includes `app`'s (by their allowed and disallowed
+    /// apps), by key: for per-app routing.
+    pub fn vpns_covering(&self, app: AppId) -> Vec<VpnInfo> {
+        self.registry
             .vpns()
             .values()
-            .filter(|e| e.info.covered_apps.covers(uid))
+            .filter(|e| e.info.covered_apps.covers(app))
             .map(|e| e.info.clone())
             .collect()
     }
 
+    /// Closes every VPN `app` established (the app went away): their devices are
+    /// removed from the kernel, with their addresses and routes, and the networks are
+    /// reported gone. Returns how many there were.
+    pub async fn remove_app(&self, app: AppId) -> usize {
+        let removed: Vec<VpnInfo> = {
+            let mut vpns = self.registry.vpns();
+            let keys: Vec<String> = vpns
+                .iter()
+                .filter(|(_, e)| e.info.owner == app)
+                .map(|(key, _)| key.clone())
+                .collect();
+            keys.iter()
+                .filter_map(|key| vpns.remove(key))
+                .map(|entry| entry.info)
+                .collect()
+        };
+        if removed.is_empty() {
+            return 0;
+        }
+        self.registry.notify();
+        match LinkClient::connect() {
+            Ok(link) => {
+                for vpn in &removed {
+                    if let Err(e) = link.delete_link(vpn.index).await {
+                        tracing::debug!(interface = %vpn.key, "VPN device already gone: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("VPNs of {app} forgotten, devices left: {e}"),
+        }
+        tracing::info!(%app, count = removed.len(), "VPNs of a departed app closed");
+        removed.len()
+    }
+
     /// The VPN `key`.
     pub fn vpn(&self, key: &str) -> Option<VpnInfo> {
-        self.shared.vpns().get(key).map(|e| e.info.clone())
+        self.registry.vpns().get(key).map(|e| e.info.clone())
     }
 
     /// Every established VPN, by key.
     pub fn vpns(&self) -> Vec<VpnInfo> {
-        self.shared
+        self.registry
             .vpns()
             .values()
             .map(|e| e.info.clone())
@@ -262,7 +239,7 @@ impl VpnBearer {
         let mut networks = BTreeMap::new();
         let mut gone = Vec::new();
         {
-            let mut vpns = self.shared.vpns();
+            let mut vpns = self.registry.vpns();
             for (key, entry) in vpns.iter_mut() {
                 let link = state
                     .link(entry.info.index)
@@ -289,7 +266,7 @@ impl VpnBearer {
             }
             for key in &gone {
                 if let Some(entry) = vpns.remove(key) {
-                    tracing::info!(interface = %key, owner = entry.info.owner, "VPN device went away");
+                    tracing::info!(interface = %key, owner = %entry.info.owner, "VPN device went away");
                 }
             }
         }
@@ -314,7 +291,7 @@ impl Bearer for VpnBearer {
         let mut watcher = LinkWatcher::start()
             .await
             .map_err(|e| kernel_error("watch links", e))?;
-        let mut changes = self.shared.changed.subscribe();
+        let mut changes = self.registry.subscribe();
         let mut reported = BTreeMap::new();
         loop {
             let networks = self.networks(watcher.state());
@@ -396,7 +373,10 @@ mod tests {
         assert!(bearer.vpn_apps().is_empty());
         assert_eq!(bearer.owner_of("vpn0"), None);
         assert_eq!(
-            bearer.require_vpn_app(10_000).unwrap_err().code(),
+            bearer
+                .require_vpn_app(AppId::from_uid(10_000))
+                .unwrap_err()
+                .code(),
             2_100_301
         );
         assert!(bearer.vpns().is_empty());
@@ -416,7 +396,10 @@ mod tests {
         let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
         let mut spec = VpnSpec::new(LinkAddress::new("10.99.0.1".parse().unwrap(), 24).unwrap());
         spec.mtu = 100;
-        let e = bearer.establish(10_000, spec).await.unwrap_err();
+        let e = bearer
+            .establish(AppId::from_uid(10_000), spec)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), 2_100_001, "{e}");
         assert!(bearer.vpns().is_empty());
     }
@@ -433,7 +416,10 @@ mod tests {
         }
         let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
         let spec = VpnSpec::new(LinkAddress::new("10.99.0.1".parse().unwrap(), 24).unwrap());
-        let e = bearer.establish(10_000, spec).await.unwrap_err();
+        let e = bearer
+            .establish(AppId::from_uid(10_000), spec)
+            .await
+            .unwrap_err();
         assert!(matches!(e.code(), 201 | 2_100_002), "{e}");
         assert!(bearer.vpns().is_empty());
     }

@@ -36,8 +36,9 @@
 //! tokio::spawn(async move { runner.run(ReportSink::new(|e| println!("{e:?}"))).await });
 //! let mut spec = VpnSpec::new(LinkAddress::new("10.99.0.1".parse().unwrap(), 24)?);
 //! spec.routes.push(("10.98.0.0".parse().unwrap(), 24));
-//! let tunnel = bearer.establish(10_123, spec).await?;
-//! assert_eq!(bearer.owner_of(tunnel.name()), Some(10_123));
+//! let app = netcore::AppId::from_uid(10_123);
+//! let tunnel = bearer.establish(app, spec).await?;
+//! assert_eq!(bearer.owner_of(tunnel.name()), Some(app));
 //! let mut packet = [0u8; 2048];
 //! let len = tunnel.recv(&mut packet).await.map_err(|e| netcore::Error::Service(e.to_string()))?;
 //! # let _ = len;
@@ -54,12 +55,14 @@ mod bearer;
 pub mod config;
 #[cfg(feature = "plugin")]
 mod plugin;
+mod registry;
 pub mod spec;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tunnel;
 
-pub use bearer::{VpnBearer, VpnInfo};
+pub use bearer::VpnBearer;
 pub use config::VpnConfig;
+pub use registry::VpnInfo;
 pub use spec::{CoveredApps, VpnSpec};
 pub use tunnel::VpnTunnel;

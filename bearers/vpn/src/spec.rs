@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use netcore::{Error, LinkAddress, Result};
+use netcore::{AppId, Error, LinkAddress, Result};
 use serde::{Deserialize, Serialize};
 
 /// Smallest MTU a VPN may have (IPv4's minimum datagram size).
@@ -161,8 +161,9 @@ pub enum CoveredApps {
 }
 
 impl CoveredApps {
-    /// Whether the app `uid` uses the VPN.
-    pub fn covers(&self, uid: u32) -> bool {
+    /// Whether `app` uses the VPN.
+    pub fn covers(&self, app: AppId) -> bool {
+        let uid = app.uid();
         match self {
             Self::All => true,
             Self::Only(apps) => apps.contains(&uid),
@@ -324,14 +325,14 @@ mod tests {
     fn covered_apps() {
         let mut s = spec();
         assert_eq!(s.covered_apps(), CoveredApps::All);
-        assert!(s.covered_apps().covers(10_000));
+        assert!(s.covered_apps().covers(AppId::from_uid(10_000)));
         s.allowed_apps = vec![10_001, 10_002];
-        assert!(s.covered_apps().covers(10_001));
-        assert!(!s.covered_apps().covers(10_000));
+        assert!(s.covered_apps().covers(AppId::from_uid(10_001)));
+        assert!(!s.covered_apps().covers(AppId::from_uid(10_000)));
         s.allowed_apps.clear();
         s.disallowed_apps = vec![10_001];
-        assert!(!s.covered_apps().covers(10_001));
-        assert!(s.covered_apps().covers(10_000));
+        assert!(!s.covered_apps().covers(AppId::from_uid(10_001)));
+        assert!(s.covered_apps().covers(AppId::from_uid(10_000)));
     }
 
     proptest::proptest! {

@@ -1,39 +1,9 @@
 //! The app's side of a VPN: the TUN device's file descriptor.
 
+use netcore::AppId;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, Weak};
 
-use crate::bearer::Shared;
-
-/// Forgets its VPN in the bearer when dropped, unless detached.
-#[derive(Debug)]
-pub(crate) struct Registration {
-    shared: Weak<Shared>,
-    key: String,
-    index: u32,
-    detached: bool,
-}
-
-impl Registration {
-    pub(crate) fn new(shared: &Arc<Shared>, key: String, index: u32) -> Self {
-        Self {
-            shared: Arc::downgrade(shared),
-            key,
-            index,
-            detached: false,
-        }
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if !self.detached
-            && let Some(shared) = self.shared.upgrade()
-        {
-            shared.remove(&self.key, self.index);
-        }
-    }
-}
+use crate::registry::Registration;
 
 /// An established VPN: owns the TUN device's file descriptor, which carries the
 /// VPN's IP packets (no packet-information header). Hand it to the VPN app
@@ -46,7 +16,7 @@ pub struct VpnTunnel {
     // Declared first: dropped (the descriptor closed) before the registration.
     device: tun_rs::AsyncDevice,
     name: String,
-    owner: u32,
+    owner: AppId,
     registration: Registration,
 }
 
@@ -54,7 +24,7 @@ impl VpnTunnel {
     pub(crate) fn new(
         device: tun_rs::AsyncDevice,
         name: String,
-        owner: u32,
+        owner: AppId,
         registration: Registration,
     ) -> Self {
         Self {
@@ -70,8 +40,8 @@ impl VpnTunnel {
         &self.name
     }
 
-    /// The uid of the app that established the VPN.
-    pub fn owner(&self) -> u32 {
+    /// The app that established the VPN.
+    pub fn owner(&self) -> AppId {
         self.owner
     }
 

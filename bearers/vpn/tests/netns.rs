@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netcore::{Bearer, BearerEvent, LinkAddress, NetBearType, NetCap, NetworkInfo, ReportSink};
+use netcore::{
+    AppId, Bearer, BearerEvent, LinkAddress, NetBearType, NetCap, NetworkInfo, ReportSink,
+};
 use netcore_bearer_vpn::testing::echo_pings;
 use netcore_bearer_vpn::{CoveredApps, VpnBearer, VpnConfig, VpnSpec};
 use netcore_link::testing::{NetNs, skip_unless_root};
@@ -207,33 +209,41 @@ fn vpn_in_a_namespace_carries_icmp_and_goes_when_closed() {
     ns.run_async(|| async move {
         let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
         let mut reports = start(&bearer);
-        let tunnel = bearer.establish(10_123, spec()).await.unwrap();
+        let tunnel = bearer
+            .establish(AppId::from_uid(10_123), spec())
+            .await
+            .unwrap();
         let name = tunnel.name().to_owned();
         assert!(name.starts_with("vpn"), "{name}");
-        assert_eq!(tunnel.owner(), 10_123);
+        assert_eq!(tunnel.owner(), AppId::from_uid(10_123));
 
         // The facade's view.
-        assert_eq!(bearer.owner_of(&name), Some(10_123));
-        assert_eq!(bearer.vpn_apps(), vec![10_123]);
-        bearer.require_vpn_app(10_123).unwrap();
+        assert_eq!(bearer.owner_of(&name), Some(AppId::from_uid(10_123)));
+        assert_eq!(bearer.vpn_apps(), vec![AppId::from_uid(10_123)]);
+        bearer.require_vpn_app(AppId::from_uid(10_123)).unwrap();
         assert_eq!(
-            bearer.require_vpn_app(10_000).unwrap_err().code(),
+            bearer
+                .require_vpn_app(AppId::from_uid(10_000))
+                .unwrap_err()
+                .code(),
             2_100_301
         );
         let covered = bearer.covered_apps(&name).unwrap();
         assert_eq!(covered, CoveredApps::AllExcept([10_999].into()));
-        assert!(covered.covers(10_000) && !covered.covers(10_999));
+        assert!(
+            covered.covers(AppId::from_uid(10_000)) && !covered.covers(AppId::from_uid(10_999))
+        );
         let covering: Vec<String> = bearer
-            .vpns_covering(10_000)
+            .vpns_covering(AppId::from_uid(10_000))
             .into_iter()
             .map(|v| v.key)
             .collect();
         assert_eq!(covering, vec![name.clone()]);
-        assert!(bearer.vpns_covering(10_999).is_empty());
+        assert!(bearer.vpns_covering(AppId::from_uid(10_999)).is_empty());
         let vpn = bearer.vpn(&name).unwrap();
         assert_eq!(
             (vpn.owner, vpn.dns.clone()),
-            (10_123, vec![ip("10.98.0.53")])
+            (AppId::from_uid(10_123), vec![ip("10.98.0.53")])
         );
 
         // The network: a VPN without NOT_VPN, with the kernel's address and route.
@@ -287,7 +297,11 @@ fn refusals_and_a_descriptor_handed_on() {
         let mut named = spec();
         named.name = Some("lo".into());
         assert_eq!(
-            bearer.establish(1, named).await.unwrap_err().code(),
+            bearer
+                .establish(AppId::from_uid(1), named)
+                .await
+                .unwrap_err()
+                .code(),
             2_100_001
         );
         assert!(bearer.vpns().is_empty());
@@ -295,16 +309,19 @@ fn refusals_and_a_descriptor_handed_on() {
         // A named tunnel; a second one of the same app is over its quota (2101022).
         let mut named = spec();
         named.name = Some("nctun7".into());
-        let tunnel = bearer.establish(1, named).await.unwrap();
+        let tunnel = bearer.establish(AppId::from_uid(1), named).await.unwrap();
         assert_eq!(tunnel.name(), "nctun7");
-        let e = bearer.establish(1, spec()).await.unwrap_err();
+        let e = bearer
+            .establish(AppId::from_uid(1), spec())
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), 2_101_022, "{e}");
         wait_configured(&mut reports, "nctun7").await;
 
         // The descriptor handed on (as to the app's process): the VPN lives while
         // it is open, and goes when it closes.
         let fd = tunnel.into_owned_fd().unwrap();
-        assert_eq!(bearer.owner_of("nctun7"), Some(1));
+        assert_eq!(bearer.owner_of("nctun7"), Some(AppId::from_uid(1)));
         drop(fd);
         wait_gone(&mut reports, "nctun7").await;
         wait_no_link("nctun7").await;
@@ -316,7 +333,7 @@ fn refusals_and_a_descriptor_handed_on() {
             .push(LinkAddress::new(ip("fd00:99::1"), 64).unwrap());
         dual.routes.push((ip("fd00:98::"), 64));
         dual.mtu = 1400;
-        let tunnel = bearer.establish(2, dual).await.unwrap();
+        let tunnel = bearer.establish(AppId::from_uid(2), dual).await.unwrap();
         let name = tunnel.name().to_owned();
         let mut info = wait_configured(&mut reports, &name).await;
         let has_ipv6 = |info: &NetworkInfo| {
@@ -351,11 +368,14 @@ fn a_restarted_run_reports_every_vpn_appeared() {
     ns.run_async(|| async move {
         let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
         // Established before any `run`: reported when one starts.
-        let first = bearer.establish(1, spec()).await.unwrap();
+        let first = bearer.establish(AppId::from_uid(1), spec()).await.unwrap();
         let mut second_spec = spec();
         second_spec.addresses = vec![LinkAddress::new(ip("10.97.0.1"), 24).unwrap()];
         second_spec.routes = vec![(ip("10.96.0.0"), 24)];
-        let second = bearer.establish(2, second_spec).await.unwrap();
+        let second = bearer
+            .establish(AppId::from_uid(2), second_spec)
+            .await
+            .unwrap();
         let (mut reports, task) = start_run(&bearer);
         let mut keys = Vec::new();
         while keys.len() < 2 {
@@ -381,12 +401,68 @@ fn a_restarted_run_reports_every_vpn_appeared() {
         }
         again.sort();
         assert_eq!(again, names);
-        assert_eq!(bearer.vpn_apps(), vec![1, 2]);
+        assert_eq!(
+            bearer.vpn_apps(),
+            vec![AppId::from_uid(1), AppId::from_uid(2)]
+        );
         let first_name = first.name().to_owned();
         first.close();
         wait_gone(&mut reports, &first_name).await;
-        assert_eq!(bearer.vpn_apps(), vec![2]);
+        assert_eq!(bearer.vpn_apps(), vec![AppId::from_uid(2)]);
         drop(second);
+    })
+    .unwrap();
+}
+
+#[test]
+fn removing_an_app_closes_its_vpns_only() {
+    if skip_unless_root() {
+        return;
+    }
+    let ns = NetNs::create().unwrap();
+    ns.run_async(|| async move {
+        let bearer = VpnBearer::new(VpnConfig::default()).unwrap();
+        let mut reports = start(&bearer);
+        let leaving = AppId::from_uid(3);
+        let staying = AppId::from_uid(4);
+        let gone = bearer.establish(leaving, spec()).await.unwrap();
+        let gone_name = gone.name().to_owned();
+        wait_configured(&mut reports, &gone_name).await;
+        let mut other_spec = spec();
+        other_spec.addresses = vec![LinkAddress::new(ip("10.97.0.1"), 24).unwrap()];
+        other_spec.routes = vec![(ip("10.96.0.0"), 24)];
+        let kept = bearer.establish(staying, other_spec).await.unwrap();
+        loop {
+            match next(&mut reports).await {
+                BearerEvent::Appeared { key, .. } if key == kept.name() => break,
+                BearerEvent::Changed { .. } => {}
+                other => panic!("unexpected report {other:?}"),
+            }
+        }
+
+        assert_eq!(bearer.remove_app(leaving).await, 1);
+        wait_gone(&mut reports, &gone_name).await;
+        assert_eq!(bearer.vpn_apps(), vec![staying]);
+        assert_eq!(
+            bearer.require_vpn_app(leaving).unwrap_err().code(),
+            2_100_301
+        );
+        let link = LinkClient::connect().unwrap();
+        assert!(
+            matches!(
+                link.link_by_name(&gone_name).await,
+                Err(LinkError::NoSuchLink(_))
+            ),
+            "the departed app's device is removed from the kernel"
+        );
+        link.link_by_name(kept.name()).await.unwrap();
+        assert_eq!(
+            bearer.remove_app(leaving).await,
+            0,
+            "nothing left to remove"
+        );
+        drop(gone);
+        drop(kept);
     })
     .unwrap();
 }

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::app::AppId;
 use crate::bearer::{BearerEvent, MAX_LIST_LEN, MAX_NAME_LEN, NetworkInfo};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -31,7 +32,7 @@ use crate::model::{
 
 use select::Candidate;
 pub use types::{
-    Action, AppId, BearerId, ConnectionId, DeviceProfile, EngineConfig, NetEvent, Output,
+    Action, BearerId, ConnectionId, DeviceProfile, EngineConfig, NetEvent, Output,
     ValidationResult, ValidationState,
 };
 
@@ -790,8 +791,7 @@ impl Engine {
         let state = self.apps.entry(app).or_default();
         if state.requests >= limit {
             return Err(Error::TooManyRequests(format!(
-                "app {} already has {limit} registered connections",
-                app.0
+                "app {app} already has {limit} registered connections"
             )));
         }
         state.requests += 1;

@@ -22,8 +22,8 @@ struct Harness {
     next_connection: u64,
 }
 
-const APP: AppId = AppId(1000);
-const OTHER_APP: AppId = AppId(1001);
+const APP: AppId = AppId::from_uid(1000);
+const OTHER_APP: AppId = AppId::from_uid(1001);
 
 impl Harness {
     fn new() -> Self {

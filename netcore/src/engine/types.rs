@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::app::AppId;
 use crate::error::{Error, Result};
 use crate::model::{
     NetBearType, NetBlockStatusInfo, NetCapabilityInfo, NetConnectionPropertyInfo, NetHandle,
@@ -17,10 +18,6 @@ pub struct BearerId(pub u32);
 /// among the connections it registers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ConnectionId(pub u64);
-
-/// The identity of an application (its uid on Linux): the key of app-scoped state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct AppId(pub u32);
 
 /// The order in which bearer types are preferred for the default network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
