@@ -112,7 +112,7 @@ pub struct PluginSettings {
 impl PluginSettings {
     /// The directory to load plugins from: the environment's, else the configured.
     pub fn effective_dir(&self) -> Option<PathBuf> {
-        std::env::var_os(netcore::plugin::PLUGIN_DIR_ENV)
+        std::env::var_os(netcore_plugin::PLUGIN_DIR_ENV)
             .map(PathBuf::from)
             .or_else(|| self.dir.clone())
     }

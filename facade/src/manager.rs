@@ -414,7 +414,7 @@ impl NetManager {
         let mut statuses = Vec::new();
         if let Some(dir) = config.plugins.effective_dir() {
             let plugins =
-                netcore::plugin::load_plugins(&dir, |name| config.plugins.config_for(name));
+                netcore_plugin::load_plugins(&dir, |name| config.plugins.config_for(name));
             for (path, plugin) in plugins {
                 let outcome = match plugin {
                     Ok(plugin) => {

@@ -11,9 +11,9 @@ use std::time::Duration;
 use netcore::NetHandle;
 use netcore::engine::NetEvent;
 use netcore::engine::NetworkSnapshot;
-use netcore::plugin::testing::build_plugins;
 use netcore_facade::{Config, NetConnection, NetManager};
 use netcore_link::testing::{NetNs, skip_unless_root};
+use netcore_plugin::testing::build_plugins;
 use serde_json::Value;
 
 /// Builds the Ethernet plugin and the fixture plugins once, in their own target

@@ -7,14 +7,20 @@
 //! Bearers report networks as [`BearerEvent`]s; the [`engine`] turns reports,
 //! requests and elapsed time into events for subscribers and actions for the shell
 //! that drives it.
+//!
+//! Bearer plugins (the C ABI, `export_bearer!` and the loader) are the
+//! `netcore-plugin` crate's; the simulated bearer for tests is `sim`, behind the
+//! `testing` feature.
+
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod bearer;
 pub mod engine;
 pub mod error;
 pub mod model;
-pub mod plugin;
 pub mod resolve;
+#[cfg(feature = "testing")]
 pub mod sim;
 
 pub use app::AppId;

@@ -1,8 +1,8 @@
 //! The Bluetooth bearer as a plugin (feature `plugin`): its configuration is the
 //! JSON form of [`BluetoothConfig`] (`null` for the defaults).
 
-use netcore::plugin::ExportBearer;
 use netcore::{NetBearType, Result};
+use netcore_plugin::ExportBearer;
 
 use crate::{BluetoothBearer, BluetoothConfig};
 
@@ -15,7 +15,7 @@ impl ExportBearer for BluetoothBearer {
     }
 }
 
-netcore::export_bearer!(BluetoothBearer);
+netcore_plugin::export_bearer!(BluetoothBearer);
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,8 @@
 //! The cellular bearer as a plugin (feature `plugin`): its configuration is the JSON
 //! form of [`CellularConfig`] (`null` for the defaults).
 
-use netcore::plugin::ExportBearer;
 use netcore::{NetBearType, Result};
+use netcore_plugin::ExportBearer;
 
 use crate::{CellularBearer, CellularConfig};
 
@@ -15,7 +15,7 @@ impl ExportBearer for CellularBearer {
     }
 }
 
-netcore::export_bearer!(CellularBearer);
+netcore_plugin::export_bearer!(CellularBearer);
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,8 @@
 //! The Ethernet bearer as a plugin (feature `plugin`): its configuration is the
 //! JSON form of [`EthernetConfig`] (`null` for the defaults).
 
-use netcore::plugin::ExportBearer;
 use netcore::{Error, NetBearType, Result};
+use netcore_plugin::ExportBearer;
 
 use crate::{EthernetBearer, EthernetConfig};
 
@@ -21,4 +21,4 @@ impl ExportBearer for EthernetBearer {
     }
 }
 
-netcore::export_bearer!(EthernetBearer);
+netcore_plugin::export_bearer!(EthernetBearer);

@@ -1,8 +1,8 @@
 //! The VPN bearer as a plugin (feature `plugin`): its configuration is the JSON form
 //! of [`VpnConfig`] (`null` for the defaults).
 
-use netcore::plugin::ExportBearer;
 use netcore::{NetBearType, Result};
+use netcore_plugin::ExportBearer;
 
 use crate::{VpnBearer, VpnConfig};
 
@@ -15,7 +15,7 @@ impl ExportBearer for VpnBearer {
     }
 }
 
-netcore::export_bearer!(VpnBearer);
+netcore_plugin::export_bearer!(VpnBearer);
 
 #[cfg(test)]
 mod tests {

@@ -1,8 +1,8 @@
 //! The Wi-Fi bearer as a plugin (feature `plugin`): its configuration is the JSON
 //! form of [`WifiConfig`] (`null` for the defaults).
 
-use netcore::plugin::ExportBearer;
 use netcore::{NetBearType, Result};
+use netcore_plugin::ExportBearer;
 
 use crate::{WifiBearer, WifiConfig};
 
@@ -15,7 +15,7 @@ impl ExportBearer for WifiBearer {
     }
 }
 
-netcore::export_bearer!(WifiBearer);
+netcore_plugin::export_bearer!(WifiBearer);
 
 #[cfg(test)]
 mod tests {

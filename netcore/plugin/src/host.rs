@@ -11,13 +11,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::channel::oneshot;
 
-use super::{
+use crate::{
     ABI_VERSION, Bytes, ENTRY_SYMBOL, EntryFn, HostCallbacks, HostMessage, NETCORE_VERSION,
     PluginHeader, PluginMessage, PluginVTable, TARGET,
 };
-use crate::bearer::{ActivationRequest, Bearer, ReportSink};
-use crate::error::{Error, Result};
-use crate::model::NetBearType;
+use netcore::bearer::{ActivationRequest, Bearer, ReportSink};
+use netcore::error::{Error, Result};
+use netcore::model::NetBearType;
 
 /// How long the host waits for a plugin's reply to an activation or release.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -390,8 +390,8 @@ pub fn load_plugins(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bearer::BearerEvent;
-    use crate::plugin::MAX_MESSAGE_LEN;
+    use crate::MAX_MESSAGE_LEN;
+    use netcore::bearer::BearerEvent;
     use std::sync::Arc;
 
     fn side(seen: Arc<Mutex<Vec<BearerEvent>>>) -> HostSide {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use netcore::plugin::testing::build_plugins;
-use netcore::plugin::{load_plugin, load_plugins};
 use netcore::{ActivationRequest, Bearer, BearerEvent, NetBearType, NetworkInfo, ReportSink};
+use netcore_plugin::testing::build_plugins;
+use netcore_plugin::{load_plugin, load_plugins};
 use serde_json::json;
 
 /// Builds the fixture plugins (once) and returns the folder holding them. They go
@@ -15,7 +15,10 @@ use serde_json::json;
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap();
         build_plugins(
             workspace,
             &[

@@ -27,9 +27,9 @@ use std::ffi::{c_char, c_void};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bearer::{ActivationRequest, Bearer, BearerEvent};
-use crate::error::Result;
-use crate::model::NetBearType;
+use netcore::bearer::{ActivationRequest, Bearer, BearerEvent};
+use netcore::error::Result;
+use netcore::model::NetBearType;
 
 pub mod export;
 mod host;

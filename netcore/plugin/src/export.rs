@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 
-use super::{
+use crate::{
     ABI_VERSION, Bytes, ExportBearer, HostCallbacks, HostMessage, PluginHeader, PluginMessage,
     PluginVTable,
 };
-use crate::bearer::ReportSink;
+use netcore::bearer::ReportSink;
 
 /// A plugin instance: the bearer and the runtime it runs on.
 struct Instance<T> {
@@ -140,7 +140,7 @@ pub unsafe extern "C" fn request<T: ExportBearer>(instance: *mut c_void, message
     accepted.unwrap_or(-4)
 }
 
-fn reply(host: HostCallbacks, id: u64, outcome: std::thread::Result<crate::Result<()>>) {
+fn reply(host: HostCallbacks, id: u64, outcome: std::thread::Result<netcore::Result<()>>) {
     let result = match outcome {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(panic) => Err(format!("panicked: {}", panic_text(panic))),
@@ -198,21 +198,20 @@ pub const fn header<T: ExportBearer>(vtable: &'static PluginVTable) -> PluginHea
     }
 }
 
-/// Turns a type implementing [`ExportBearer`](crate::plugin::ExportBearer) into a
-/// plugin: exports [`ENTRY_SYMBOL`](crate::plugin::ENTRY_SYMBOL) returning its
+/// Turns a type implementing [`ExportBearer`](crate::ExportBearer) into a
+/// plugin: exports [`ENTRY_SYMBOL`](crate::ENTRY_SYMBOL) returning its
 /// header. Use it once, in a crate built as a `cdylib`.
 #[macro_export]
 macro_rules! export_bearer {
     ($bearer:ty) => {
         const _: () = {
-            static VTABLE: $crate::plugin::PluginVTable =
-                $crate::plugin::export::vtable::<$bearer>();
-            static HEADER: $crate::plugin::StaticHeader =
-                $crate::plugin::StaticHeader($crate::plugin::export::header::<$bearer>(&VTABLE));
+            static VTABLE: $crate::PluginVTable = $crate::export::vtable::<$bearer>();
+            static HEADER: $crate::StaticHeader =
+                $crate::StaticHeader($crate::export::header::<$bearer>(&VTABLE));
 
             /// The plugin's entry point: its header.
             #[unsafe(no_mangle)]
-            pub extern "C" fn netcore_plugin_entry() -> *const $crate::plugin::PluginHeader {
+            pub extern "C" fn netcore_plugin_entry() -> *const $crate::PluginHeader {
                 &HEADER.0
             }
         };
