@@ -133,7 +133,7 @@ impl NetManager {
     /// and UDP socket of the system, with owner uid and pid, from the kernel's
     /// sock_diag. Errors: 201, 2100002, 2100003.
     pub async fn get_system_net_port_states(&self) -> Result<NetPortStatesInfo> {
-        spawn_blocking(crate::ports::system_net_port_states).await
+        spawn_blocking(netcore_link::ports::system_net_port_states).await
     }
 
     /// `getConnectOwnerUid`: the uid of the app that owns the connection `local` →
@@ -160,8 +160,8 @@ impl NetManager {
         remote: &NetAddress,
     ) -> Result<i64> {
         self.shared.vpn.require_vpn_app(self.app)?;
-        let sockets = crate::ports::dump_sockets()?;
-        Ok(crate::ports::connect_owner_uid(
+        let sockets = netcore_link::ports::dump_sockets()?;
+        Ok(netcore_link::ports::connect_owner_uid(
             &sockets, protocol, local, remote,
         ))
     }

@@ -32,7 +32,6 @@ pub mod config;
 mod connection;
 mod dns_api;
 mod manager;
-pub mod ports;
 pub mod profiles;
 mod proxy_api;
 mod routes;

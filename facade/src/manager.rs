@@ -63,7 +63,6 @@ impl Validator for ProbeValidator {
         properties: &ConnectionProperties,
     ) -> ValidationResult {
         let target = netcore_probe::NetworkTarget::new(net, properties.interface_name.clone())
-            .with_dns_servers(properties.dnses.clone())
             .with_resolver(Arc::clone(&self.resolver));
         self.probe.validate(&target).await
     }

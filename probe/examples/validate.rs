@@ -10,7 +10,9 @@
 //! resolve through the DNS servers in `NETCORE_DNS` (comma-separated addresses).
 //! `RUST_LOG=netcore_probe=debug` shows each probe's answer.
 
-use netcore::{NetAddress, NetHandle};
+use std::sync::Arc;
+
+use netcore::{ConnectionProperties, NetAddress, NetHandle};
 use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let mut args = std::env::args().skip(1);
-    let interface = args
+    let interface: String = args
         .next()
         .ok_or("usage: validate IFACE [HTTP_URL HTTPS_URL]")?;
     let mut config = ValidatorConfig::default();
@@ -33,7 +35,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|s| !s.is_empty())
         .map(|ip| ip.parse().map(|ip| NetAddress::new(ip, 53)))
         .collect::<Result<Vec<_>, _>>()?;
-    let target = NetworkTarget::new(NetHandle::new(100)?, interface).with_dns_servers(dns_servers);
+    // netcore-dns resolves the probe host names with those servers, over the interface.
+    let net = NetHandle::new(100)?;
+    let dns = netcore_dns::DnsService::new(netcore_dns::DnsConfig::default());
+    let properties = ConnectionProperties {
+        interface_name: interface.clone(),
+        dnses: dns_servers,
+        ..ConnectionProperties::default()
+    };
+    dns.set_network(net, &properties)?;
+    let target = NetworkTarget::new(net, interface).with_resolver(Arc::new(dns));
     let result = Validator::new(config)?.validate(&target).await;
     println!("{result:?}");
     Ok(())

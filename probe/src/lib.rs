@@ -26,14 +26,12 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use netcore::{NetAddress, NetHandle};
+//! use netcore::NetHandle;
 //! use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
 //!
 //! # async fn run(dns: Arc<dyn netcore::Resolve>) -> netcore::Result<()> {
 //! let validator = Validator::new(ValidatorConfig::default())?;
-//! let target = NetworkTarget::new(NetHandle::new(100)?, "wlan0")
-//!     .with_dns_servers(vec![NetAddress::new("192.0.2.53".parse().unwrap(), 53)])
-//!     .with_resolver(dns);
+//! let target = NetworkTarget::new(NetHandle::new(100)?, "wlan0").with_resolver(dns);
 //! let result = validator.validate(&target).await;
 //! println!("{result:?}");
 //! # Ok(()) }
@@ -41,8 +39,8 @@
 //!
 //! For the engine's shell (the facade): on `Action::StartValidation { net, attempt }`,
 //! spawn a task running `validator.validate(&target)` with a [`NetworkTarget`] made
-//! from the network's `ConnectionProperties` (`interface_name`, `dnses`) and the DNS
-//! service as resolver, and hand the result to `Engine::validation_result(net,
+//! from the network's interface and a resolver on it (any
+//! [`Resolve`](netcore::Resolve); the runtime passes `netcore-dns`'s service), and hand the result to `Engine::validation_result(net,
 //! attempt, result, now)`; on `Action::CancelValidation`, abort that task.
 //!
 //! # Probe results and traceroute

@@ -297,8 +297,16 @@ async fn probe_hosts_resolve_through_the_given_resolver() {
 #[path = "../../dns/tests/common/mod.rs"]
 mod dns_server;
 
+/// netcore-dns's service knowing network 100 with the test server's address.
+fn network_dns(server: &dns_server::TestServer) -> Arc<netcore_dns::DnsService> {
+    let dns = netcore_dns::DnsService::new(netcore_dns::DnsConfig::default());
+    dns.set_network(NetHandle::new(100).unwrap(), &server.properties("lo"))
+        .unwrap();
+    Arc::new(dns)
+}
+
 #[tokio::test]
-async fn without_a_resolver_probe_hosts_resolve_through_the_networks_dns_servers() {
+async fn probe_hosts_resolve_through_the_networks_dns_servers() {
     let ca = TestCa::new();
     let http = TestServer::http(Behaviour::no_content()).await;
     let https = TestServer::https(Behaviour::no_content(), ca.server_config(&["probe.test"])).await;
@@ -310,7 +318,10 @@ async fn without_a_resolver_probe_hosts_resolve_through_the_networks_dns_servers
     let mut config = config(&ca, http.addr, https.addr);
     config.http_url = format!("http://probe.test:{}/generate_204", http.addr.port());
     config.https_url = format!("https://probe.test:{}/generate_204", https.addr.port());
-    let target = lo().with_dns_servers(dns.properties("lo").dnses);
+    // Without a resolver a name cannot be probed.
+    assert_eq!(check(config.clone(), &lo()).await, ValidationResult::Failed);
+
+    let target = lo().with_resolver(network_dns(&dns));
     assert_eq!(
         check(config.clone(), &target).await,
         ValidationResult::Validated
@@ -319,7 +330,7 @@ async fn without_a_resolver_probe_hosts_resolve_through_the_networks_dns_servers
 
     // The same name unknown to the network's server: no probe can be made.
     dns.set("probe.test", dns_server::Answer::NxDomain(60));
-    let target = lo().with_dns_servers(dns.properties("lo").dnses);
+    let target = lo().with_resolver(network_dns(&dns));
     assert_eq!(check(config, &target).await, ValidationResult::Failed);
 }
 

@@ -10,6 +10,8 @@
 //!   priority, table and uid range, link up/down).
 //! - [`properties::connection_properties`] turns a link of a [`LinkState`] into the
 //!   `ConnectionProperties` a bearer reports (addresses, main-table routes, MTU).
+//! - [`ports`] reads the kernel's sockets through sock_diag: the seed's
+//!   `getSystemNetPortStates` and the owner lookup of `getConnectOwnerUid`.
 //! - With the `testing` feature, the `testing` module creates network namespaces and veth pairs
 //!   and runs code inside a namespace, for system tests of this and other crates.
 //!
@@ -30,6 +32,7 @@
 mod client;
 mod convert;
 mod error;
+pub mod ports;
 pub mod properties;
 mod state;
 pub mod sysfs;
