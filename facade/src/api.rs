@@ -1,7 +1,8 @@
 //! The seed's connection functions (seed 001, `@ohos.net.connection`) on
-//! [`NetManager`]. Each function's doc names its seed counterpart and error codes.
-//! They are async, as the seed's promises are; the [`crate::blocking`] module has
-//! the `*Sync` twins.
+//! [`NetManager`]. Each function's doc names its seed counterpart and the error codes
+//! it can return. They are async, as the seed's promises are; the
+//! [`crate::blocking`] module has the `*Sync` twins. The seed's 201 (permission
+//! denied) comes from netcored's permission check, not from an embedded runtime.
 
 use netcore::engine::ConnectionId;
 use netcore::{
@@ -10,7 +11,7 @@ use netcore::{
 };
 
 use crate::connection::NetConnection;
-use crate::manager::NetManager;
+use crate::manager::{Backend, NetManager};
 
 impl NetManager {
     /// `createNetConnection(netSpecifier?, timeout?)`: a connection that, once
@@ -39,91 +40,115 @@ impl NetManager {
     }
 
     pub(crate) fn next_connection_id(&self) -> ConnectionId {
-        self.shared.next_connection_id()
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.next_connection_id(),
+        }
     }
 
     /// `getDefaultNet`: the default network (never a VPN, always with INTERNET), or
-    /// netId 0 when there is none. Errors: 201, 2100002, 2100003.
+    /// netId 0 when there is none. Errors: none from an embedded runtime.
     pub async fn get_default_net(&self) -> Result<NetHandle> {
-        Ok(self.shared.read(|e| e.default_net()))
+        match &self.backend {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| e.default_net())),
+        }
     }
 
-    /// `hasDefaultNet`. Errors: 201, 2100002, 2100003.
+    /// `hasDefaultNet`. Errors: none from an embedded runtime.
     pub async fn has_default_net(&self) -> Result<bool> {
-        Ok(self.shared.read(|e| e.has_default_net()))
+        match &self.backend {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| e.has_default_net())),
+        }
     }
 
-    /// `getAllNets`: every connected network. Errors: 201, 2100002, 2100003.
+    /// `getAllNets`: every connected network. Errors: none from an embedded runtime.
     pub async fn get_all_nets(&self) -> Result<Vec<NetHandle>> {
-        Ok(self.shared.read(|e| e.all_nets()))
+        match &self.backend {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| e.all_nets())),
+        }
     }
 
-    /// `getNetCapabilities`. Errors: 201, 401, 2100001 (unknown network), 2100002,
-    /// 2100003.
+    /// `getNetCapabilities`. Errors: 2100001 (unknown network).
     pub async fn get_net_capabilities(&self, net: NetHandle) -> Result<NetCapabilities> {
-        self.shared
-            .read(|e| e.net_capabilities(net))
-            .map(|caps| (*caps).clone())
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime
+                .read(|e| e.net_capabilities(net))
+                .map(|caps| (*caps).clone()),
+        }
     }
 
-    /// `getConnectionProperties`. Errors: 201, 401, 2100001 (unknown network),
-    /// 2100002, 2100003.
+    /// `getConnectionProperties`. Errors: 2100001 (unknown network).
     pub async fn get_connection_properties(&self, net: NetHandle) -> Result<ConnectionProperties> {
-        self.shared
-            .read(|e| e.connection_properties(net))
-            .map(|props| (*props).clone())
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime
+                .read(|e| e.connection_properties(net))
+                .map(|props| (*props).clone()),
+        }
     }
 
     /// `isDefaultNetMetered`: whether the default network lacks NOT_METERED (false
-    /// without a default network). Errors: 201, 2100002, 2100003.
+    /// without a default network). Errors: none from an embedded runtime.
     pub async fn is_default_net_metered(&self) -> Result<bool> {
-        Ok(self.shared.read(|e| e.is_default_net_metered()))
+        match &self.backend {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| e.is_default_net_metered())),
+        }
     }
 
-    /// `setAppNet`: binds this app to `net`; netId 0 unbinds. Errors: 201, 401,
-    /// 2100001 (unknown network), 2100002, 2100003.
+    /// `setAppNet`: binds this app to `net`; netId 0 unbinds. Errors: 2100001
+    /// (unknown network).
     pub async fn set_app_net(&self, net: NetHandle) -> Result<()> {
         let app = self.app;
-        self.shared.with_engine(|e, _| e.set_app_net(app, net))
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.input(|e, _| e.set_app_net(app, net)),
+        }
     }
 
-    /// `getAppNet`: the network this app is bound to, or netId 0. Errors: 2100002,
-    /// 2100003.
+    /// `getAppNet`: the network this app is bound to, or netId 0. Errors: none from
+    /// an embedded runtime.
     pub async fn get_app_net(&self) -> Result<NetHandle> {
         let app = self.app;
-        Ok(self.shared.read(|e| e.app_net(app)))
+        match &self.backend {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| e.app_net(app))),
+        }
     }
 
     /// `reportNetConnected`: this app reached the internet through `net` (after a
-    /// portal login, say); netcore checks it again now. Errors: 201, 401, 2100001,
-    /// 2100002, 2100003.
+    /// portal login, say); netcore checks it again now. Errors: 2100001 (unknown
+    /// network).
     pub async fn report_net_connected(&self, net: NetHandle) -> Result<()> {
-        self.shared
-            .with_engine(|e, now| e.report_net_connected(net, now))
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.input(|e, now| e.report_net_connected(net, now)),
+        }
     }
 
     /// `reportNetDisconnected`: this app could not reach the internet through `net`;
-    /// netcore checks it again now. Errors: 201, 401, 2100001, 2100002, 2100003.
+    /// netcore checks it again now. Errors: 2100001 (unknown network).
     pub async fn report_net_disconnected(&self, net: NetHandle) -> Result<()> {
-        self.shared
-            .with_engine(|e, now| e.report_net_disconnected(net, now))
+        match &self.backend {
+            Backend::Embedded(runtime) => {
+                runtime.input(|e, now| e.report_net_disconnected(net, now))
+            }
+        }
     }
 
-    /// `setNetExtAttribute`. Errors: 201, 2100001 (unknown network, attribute over
-    /// 4096 bytes), 2100002, 2100003.
+    /// `setNetExtAttribute`. Errors: 2100001 (unknown network, attribute over 4096
+    /// bytes).
     pub async fn set_net_ext_attribute(&self, net: NetHandle, attribute: &str) -> Result<()> {
-        self.shared
-            .with_engine(|e, _| e.set_net_ext_attribute(net, attribute))
+        match &self.backend {
+            Backend::Embedded(runtime) => {
+                runtime.input(|e, _| e.set_net_ext_attribute(net, attribute))
+            }
+        }
     }
 
-    /// `getNetExtAttribute`. Errors: 201, 2100001 (unknown network), 2100002,
-    /// 2100003.
+    /// `getNetExtAttribute`. Errors: 2100001 (unknown network).
     pub async fn get_net_ext_attribute(&self, net: NetHandle) -> Result<String> {
-        self.shared.read(|e| e.net_ext_attribute(net))
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.read(|e| e.net_ext_attribute(net)),
+        }
     }
 
     /// `getIpNeighTable`: the kernel's IPv4 and IPv6 neighbour entries (IP, MAC,
-    /// interface). Errors: 201, 2100002, 2100003.
+    /// interface). Errors: 2100002, 2100003 (the kernel could not be asked).
     pub async fn get_ip_neigh_table(&self) -> Result<Vec<NetIpMacInfo>> {
         let client = netcore_link::LinkClient::connect()?;
         Ok(client.ip_neigh_table().await?)
@@ -131,7 +156,7 @@ impl NetManager {
 
     /// `getSystemNetPortStates`: every TCP socket (with its remote side and state)
     /// and UDP socket of the system, with owner uid and pid, from the kernel's
-    /// sock_diag. Errors: 201, 2100002, 2100003.
+    /// sock_diag. Errors: 2100003 (the kernel could not be asked).
     pub async fn get_system_net_port_states(&self) -> Result<NetPortStatesInfo> {
         spawn_blocking(netcore_link::ports::system_net_port_states).await
     }
@@ -139,8 +164,8 @@ impl NetManager {
     /// `getConnectOwnerUid`: the uid of the app that owns the connection `local` →
     /// `remote` (ports of 0 match any port; for UDP the local side alone decides
     /// when nothing matches both), or -1. Only an app that runs a VPN
-    /// ([`NetManager::establish_vpn`]) may ask: anyone else gets 2100301. Errors: 201,
-    /// 2100001, 2100002, 2100003, 2100301.
+    /// ([`NetManager::establish_vpn`]) may ask: anyone else gets 2100301. Errors:
+    /// 2100003 (the kernel could not be asked), 2100301.
     pub async fn get_connect_owner_uid(
         &self,
         protocol: ProtocolType,
@@ -159,7 +184,9 @@ impl NetManager {
         local: &NetAddress,
         remote: &NetAddress,
     ) -> Result<i64> {
-        self.shared.vpn.require_vpn_app(self.app)?;
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.vpn().require_vpn_app(self.app)?,
+        }
         let sockets = netcore_link::ports::dump_sockets()?;
         Ok(netcore_link::ports::connect_owner_uid(
             &sockets, protocol, local, remote,
@@ -169,30 +196,38 @@ impl NetManager {
     /// `queryProbeResult`: one ICMP echo a second to `destination` (a name, resolved
     /// on the default network, or an address) for `duration` seconds (1 to 1000,
     /// else 2100001); loss in percent and RTT `[min, avg, max, stddev]` in ms.
-    /// Returns at once with what it has when a probe cannot be sent. Errors: 201,
-    /// 2100001, 2100003.
+    /// Returns at once with what it has when a probe cannot be sent. Errors: 2100001,
+    /// 2100003.
     pub async fn query_probe_result(
         &self,
         destination: &str,
         duration: i64,
     ) -> Result<netcore::ProbeResultInfo> {
-        self.shared
-            .diagnostics
-            .query_probe_result(destination, duration)
-            .await
+        match &self.backend {
+            Backend::Embedded(runtime) => {
+                runtime
+                    .diagnostics()
+                    .query_probe_result(destination, duration)
+                    .await
+            }
+        }
     }
 
     /// `queryTraceRoute`: the hops to `destination` (up to `maxJumpNumber`, 1 to 30,
-    /// default 30; ICMP or UDP; five probes per hop). Errors: 201, 2100001, 2100003.
+    /// default 30; ICMP or UDP; five probes per hop). Errors: 2100001, 2100003.
     pub async fn query_trace_route(
         &self,
         destination: &str,
         options: Option<netcore::TraceRouteOptions>,
     ) -> Result<Vec<netcore::TraceRouteInfo>> {
-        self.shared
-            .diagnostics
-            .query_trace_route(destination, options)
-            .await
+        match &self.backend {
+            Backend::Embedded(runtime) => {
+                runtime
+                    .diagnostics()
+                    .query_trace_route(destination, options)
+                    .await
+            }
+        }
     }
 }
 
@@ -201,13 +236,16 @@ impl NetManager {
     /// TUN device from `spec` (addresses, routes, DNS servers, MTU, the apps it covers
     /// or excludes) and hands back its tunnel (the device's descriptor). The VPN is a
     /// network (BEARER_VPN, no NOT_VPN, never the default network); it goes when the
-    /// tunnel is closed or dropped. Errors: 201 (no permission), 2100001 (invalid
-    /// spec), 2100002 (the kernel refused), 2101022 (too many VPNs).
+    /// tunnel is closed or dropped. Errors: 201 (this process may not create TUN
+    /// devices), 2100001 (invalid spec), 2100002 (the kernel refused), 2101022 (too
+    /// many VPNs).
     pub async fn establish_vpn(
         &self,
         spec: netcore_bearer_vpn::VpnSpec,
     ) -> Result<netcore_bearer_vpn::VpnTunnel> {
-        self.shared.vpn.establish(self.app, spec).await
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.vpn().establish(self.app, spec).await,
+        }
     }
 }
 

@@ -3,16 +3,22 @@
 //! Events arrive in the seed's order. Read them as a stream with
 //! [`NetConnection::next_event`], or set callbacks with the `on_*` methods before
 //! [`NetConnection::register`], as the seed's `on(type, callback)` is used.
+//!
+//! Changes of a network that were not read yet merge into the latest (a reader
+//! that falls behind sees the current capabilities, not every step); `netAvailable`,
+//! `netLost` and `netUnavailable` always arrive, in order. A connection that leaves
+//! more events unread than the runtime allows (`Config::max_unread_events`) is
+//! disconnected: its events end and [`NetConnection::error`] says why.
 
 use netcore::engine::{ConnectionId, NetEvent};
 use netcore::{
-    NetBlockStatusInfo, NetCapabilityInfo, NetConnectionPropertyInfo, NetHandle, NetSpecifier,
-    Result,
+    Error, NetBlockStatusInfo, NetCapabilityInfo, NetConnectionPropertyInfo, NetHandle,
+    NetSpecifier, Result,
 };
-use tokio::sync::mpsc;
+use netcore_runtime::Subscription;
 use tokio::task::JoinHandle;
 
-use crate::manager::NetManager;
+use crate::manager::{Backend, NetManager};
 
 type Callback<T> = Box<dyn FnMut(T) + Send>;
 
@@ -50,6 +56,7 @@ impl Callbacks {
             NetEvent::CapabilitiesChange(i) => each(&mut self.capabilities, i),
             NetEvent::ConnectionPropertiesChange(i) => each(&mut self.properties, i),
             NetEvent::BlockStatusChange(i) => each(&mut self.block, i),
+            other => tracing::debug!(event = other.name(), "no callback for this event"),
         }
     }
 }
@@ -61,8 +68,10 @@ pub struct NetConnection {
     spec: Option<NetSpecifier>,
     timeout_ms: u32,
     callbacks: Callbacks,
-    events: Option<mpsc::UnboundedReceiver<NetEvent>>,
-    dispatcher: Option<JoinHandle<Callbacks>>,
+    events: Option<Subscription>,
+    dispatcher: Option<JoinHandle<(Callbacks, Subscription)>>,
+    /// Why the events ended early, once the callbacks' dispatcher has stopped.
+    error: Option<Error>,
     registered: bool,
 }
 
@@ -97,6 +106,7 @@ impl NetConnection {
             callbacks: Callbacks::default(),
             events: None,
             dispatcher: None,
+            error: None,
             registered: false,
         }
     }
@@ -140,24 +150,28 @@ impl NetConnection {
     }
 
     pub(crate) fn register_now(&mut self) -> Result<()> {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        self.manager.shared.register(
-            self.manager.app,
-            self.id,
-            self.spec.clone(),
-            self.timeout_ms,
-            tx,
-        )?;
+        let mut events = match &self.manager.backend {
+            Backend::Embedded(runtime) => runtime.register(
+                self.manager.app,
+                self.id,
+                self.spec.clone(),
+                self.timeout_ms,
+            )?,
+        };
         self.registered = true;
+        self.error = None;
         if self.callbacks.is_empty() {
-            self.events = Some(rx);
+            self.events = Some(events);
         } else {
             let mut callbacks = std::mem::take(&mut self.callbacks);
-            self.dispatcher = Some(self.manager.shared.runtime.spawn(async move {
-                while let Some(event) = rx.recv().await {
+            self.dispatcher = Some(self.manager.handle().spawn(async move {
+                while let Some(event) = events.recv().await {
                     callbacks.call(event);
                 }
-                callbacks
+                if let Some(error) = events.error() {
+                    tracing::warn!("connection events ended: {error}");
+                }
+                (callbacks, events)
             }));
         }
         Ok(())
@@ -168,15 +182,18 @@ impl NetConnection {
     pub async fn unregister(&mut self) -> Result<()> {
         self.unregister_now()?;
         if let Some(dispatcher) = self.dispatcher.take()
-            && let Ok(callbacks) = dispatcher.await
+            && let Ok((callbacks, events)) = dispatcher.await
         {
             self.callbacks = callbacks;
+            self.error = events.error();
         }
         Ok(())
     }
 
     pub(crate) fn unregister_now(&mut self) -> Result<()> {
-        self.manager.shared.unregister(self.id)?;
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => runtime.unregister(self.id)?,
+        }
         self.registered = false;
         Ok(())
     }
@@ -189,14 +206,24 @@ impl NetConnection {
 
     /// The next event if one is queued now.
     pub fn try_next_event(&mut self) -> Option<NetEvent> {
-        self.events.as_mut()?.try_recv().ok()
+        self.events.as_mut()?.try_recv()
+    }
+
+    /// Why the events ended before [`NetConnection::unregister`]: the connection left
+    /// too many events unread and was disconnected (it is no longer registered; its
+    /// `unregister` is 2101007). `None` while the events flow.
+    pub fn error(&self) -> Option<Error> {
+        match &self.events {
+            Some(events) => events.error(),
+            None => self.error.clone(),
+        }
     }
 }
 
 impl Drop for NetConnection {
     fn drop(&mut self) {
         if self.registered {
-            let _ = self.manager.shared.unregister(self.id);
+            let _ = self.unregister_now();
         }
     }
 }

@@ -3,13 +3,13 @@
 
 use netcore::{ConversionProcess, NetAddress, NetHandle, QueryOptions, Result};
 
-use crate::manager::NetManager;
+use crate::manager::{Backend, NetManager};
 
 impl NetManager {
     /// `getAddressesByName`: the addresses of `host` (port 0), resolved on this
     /// app's bound network, else on the default network; this app's custom rules
-    /// answer first. Errors: 201, 401, 2100001 (invalid host), 2100002, 2100003
-    /// (not found, timeout, server failure, no network).
+    /// answer first. Errors: 401, 2100001 (invalid host), 2100003 (not found,
+    /// timeout, server failure, no network).
     pub async fn get_addresses_by_name(&self, host: &str) -> Result<Vec<NetAddress>> {
         self.get_addresses_by_name_with_options(host, QueryOptions::default())
             .await
@@ -22,26 +22,36 @@ impl NetManager {
         host: &str,
         options: QueryOptions,
     ) -> Result<Vec<NetAddress>> {
-        let dns = self.resolver();
-        dns.get_addresses_by_name(self.app, None, host, options)
-            .await
+        match &self.backend {
+            Backend::Embedded(runtime) => {
+                runtime
+                    .get_addresses_by_name(self.app, None, host, options)
+                    .await
+            }
+        }
     }
 
     /// `addCustomDnsRule`: this app's lookups of `host` answer `ips` before any server
-    /// is asked; no other app sees the rule. Errors: 201, 401 (empty host or list),
-    /// 2100001 (invalid host or address), 2100002, 2100003.
+    /// is asked; no other app sees the rule. Errors: 401 (empty host or list),
+    /// 2100001 (invalid host or address, too many rules or addresses).
     pub async fn add_custom_dns_rule<S: AsRef<str>>(&self, host: &str, ips: &[S]) -> Result<()> {
-        self.resolver().add_custom_dns_rule(self.app, host, ips)
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.dns().add_custom_dns_rule(self.app, host, ips),
+        }
     }
 
-    /// `removeCustomDnsRule`. Errors: 201, 401, 2100001, 2100002, 2100003.
+    /// `removeCustomDnsRule`. Errors: 401 (empty host), 2100001 (invalid host).
     pub async fn remove_custom_dns_rule(&self, host: &str) -> Result<()> {
-        self.resolver().remove_custom_dns_rule(self.app, host)
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.dns().remove_custom_dns_rule(self.app, host),
+        }
     }
 
-    /// `clearCustomDnsRules`. Errors: 201, 2100001, 2100002, 2100003.
+    /// `clearCustomDnsRules`. Errors: none from an embedded runtime.
     pub async fn clear_custom_dns_rules(&self) -> Result<()> {
-        self.resolver().clear_custom_dns_rules(self.app);
+        match &self.backend {
+            Backend::Embedded(runtime) => runtime.dns().clear_custom_dns_rules(self.app),
+        }
         Ok(())
     }
 
@@ -81,37 +91,38 @@ impl Network {
 
     /// `NetHandle.getAddressesByName`: the addresses of `host` resolved with this
     /// network's DNS servers over its interface; this app's custom rules answer
-    /// first. Errors: 201, 401, 2100001 (invalid host, unknown network), 2100002,
-    /// 2100003.
+    /// first. Errors: 401, 2100001 (invalid host, unknown network), 2100003.
     pub async fn get_addresses_by_name(&self, host: &str) -> Result<Vec<NetAddress>> {
-        let dns = self.manager.resolver();
-        dns.get_addresses_by_name(
-            self.manager.app,
-            Some(self.net),
-            host,
-            QueryOptions::default(),
-        )
-        .await
-    }
-
-    /// `NetHandle.bindSocket`: binds `socket` to this network's interface, so that
-    /// its traffic leaves through this network only. Works on netcore's sockets and
-    /// on std and tokio TCP and UDP sockets; best before the socket connects or
-    /// sends. Errors: 2100001 (unknown network, interface gone), 201 (no
-    /// permission), 2100003 (closed socket).
-    pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
-        let properties = self
-            .manager
-            .shared
-            .read(|e| e.connection_properties(self.net))?;
-        socket.bind_to_interface(&properties.interface_name)
+        let app = self.manager.app;
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => {
+                runtime
+                    .get_addresses_by_name(app, Some(self.net), host, QueryOptions::default())
+                    .await
+            }
+        }
     }
 
     /// `NetHandle.getAddressByName`: the first address of `host` on this network.
     /// Errors: as [`Network::get_addresses_by_name`].
     pub async fn get_address_by_name(&self, host: &str) -> Result<NetAddress> {
-        let dns = self.manager.resolver();
-        dns.get_address_by_name(self.manager.app, Some(self.net), host)
-            .await
+        let app = self.manager.app;
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => {
+                runtime.get_address_by_name(app, Some(self.net), host).await
+            }
+        }
+    }
+
+    /// `NetHandle.bindSocket`: binds `socket` to this network's interface, so that
+    /// its traffic leaves through this network only. Works on netcore's sockets and
+    /// on std and tokio TCP and UDP sockets; best before the socket connects or
+    /// sends. Errors: 2100001 (unknown network, interface gone), 201 (this process
+    /// may not bind to an interface), 2100003 (closed socket).
+    pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
+        let properties = match &self.manager.backend {
+            Backend::Embedded(runtime) => runtime.read(|e| e.connection_properties(self.net))?,
+        };
+        socket.bind_to_interface(&properties.interface_name)
     }
 }

@@ -1,5 +1,6 @@
-//! netcore's public connection API (the seed's `@ohos.net.connection`), the
-//! embedded runtime, and the `netcorectl` command line.
+//! netcore's public connection API: the seed's `@ohos.net.connection` as idiomatic
+//! Rust ([`NetManager`], [`NetConnection`], [`Network`], [`blocking`]) and the second
+//! platform's connection API ([`profiles`], seed 004).
 //!
 //! ```no_run
 //! # async fn demo() -> netcore::Result<()> {
@@ -19,29 +20,29 @@
 //! # }
 //! ```
 //!
-//! What this build serves: the engine's functions (default network, networks,
+//! The API is the same whatever serves it: today the runtime embedded in the
+//! process ([`NetManager::embedded`], built on `netcore-runtime`); the netcored
+//! daemon's bus client stands beside it with the same types, errors and event
+//! order. What it serves: the engine's functions (default network, networks,
 //! capabilities, properties, requests and their events, app binding, reports,
 //! extended attributes), DNS (per-network lookups, per-app custom rules, IDNA), HTTP
-//! proxies and PAC, and the kernel queries (neighbour table, port states,
-//! connection owner). [`profiles`] is the second platform's connection API (seed
-//! 004) on the same runtime.
+//! proxies and PAC, diagnostics, VPNs, and the kernel queries (neighbour table, port
+//! states, connection owner).
 
 mod api;
 pub mod blocking;
-pub mod config;
 mod connection;
 mod dns_api;
 mod manager;
 pub mod profiles;
 mod proxy_api;
-mod routes;
 
-pub use config::Config;
 pub use connection::NetConnection;
 pub use dns_api::Network;
-pub use manager::{
-    Builder, NetManager, NoValidator, PluginStatus, ProbeValidator, Validator, Watch,
-};
+pub use manager::{Builder, NetManager};
 pub use netcore;
 pub use netcore_bearer_vpn::{VpnSpec, VpnTunnel};
+pub use netcore_runtime::{
+    Config, NoValidator, PluginStatus, ProbeValidator, Subscription, Validator, Watch, config,
+};
 pub use netcore_socket;

@@ -605,7 +605,7 @@ impl Connection {
             open: Mutex::default(),
         });
         let mut watch = manager.watch();
-        let mut proxy_changes = manager.shared.proxy_changes.subscribe();
+        let mut proxy_changes = manager.proxy_changes();
         inner.update().await;
         let watcher = tokio::spawn({
             let inner = Arc::clone(&inner);
@@ -618,7 +618,7 @@ impl Connection {
                                 return;
                             }
                             // Several events for one change: look once for all of them.
-                            while watch.events.try_recv().is_ok() {}
+                            while watch.events.try_recv().is_some() {}
                         }
                         changed = proxy_changes.changed() => {
                             if changed.is_err() {
@@ -658,7 +658,7 @@ impl Connection {
     }
 
     fn has_bearer(&self, bearer: NetBearType) -> bool {
-        self.inner.manager.shared.bearer_types.contains(&bearer)
+        self.inner.manager.bearer_types().contains(&bearer)
     }
 
     fn has_network(&self, ty: ProfileType) -> bool {

@@ -7,8 +7,8 @@ use netcore_facade::{Config, NetManager};
 fn manager(global: Option<HttpProxy>) -> NetManager {
     let mut config = Config::default();
     config.proxy.global = global;
-    // netcorectl doubles as the PAC worker.
-    config.proxy.pac_worker = Some(env!("CARGO_BIN_EXE_netcorectl").into());
+    // The PAC worker is netcore-proxy's `netcore-pac-worker`, found beside the test
+    // (the workspace's tests build it).
     NetManager::builder(config).start().unwrap()
 }
 

@@ -82,6 +82,8 @@ struct World {
     now: Instant,
     seen: BTreeMap<ConnectionId, Seen>,
     attempts: BTreeMap<NetHandle, u32>,
+    /// The networks the lifecycle actions say are up.
+    up: BTreeSet<NetHandle>,
     ever_ids: BTreeSet<u32>,
     next_connection: u64,
 }
@@ -96,6 +98,7 @@ impl World {
             now: Instant::now(),
             seen: BTreeMap::new(),
             attempts: BTreeMap::new(),
+            up: BTreeSet::new(),
             ever_ids: BTreeSet::new(),
             next_connection: 1,
         }
@@ -230,9 +233,28 @@ impl World {
                     self.attempts.remove(&net);
                     continue;
                 }
-                Output::Action(_) | Output::Observed(_) => continue,
+                Output::Action(Action::NetworkUp { net, properties }) => {
+                    prop_assert!(self.up.insert(net), "{net} up twice");
+                    prop_assert_eq!(
+                        &*self.engine.connection_properties(net).unwrap(),
+                        &*properties
+                    );
+                    continue;
+                }
+                Output::Action(Action::NetworkChanged { net, .. }) => {
+                    prop_assert!(self.up.contains(&net), "{net} changed while not up");
+                    continue;
+                }
+                Output::Action(Action::NetworkDown { net }) => {
+                    prop_assert!(self.up.remove(&net), "{net} down while not up");
+                    continue;
+                }
                 Output::Event { connection, event } => (connection, event),
+                _ => continue,
             };
+            if let NetEvent::Available(net) = &event {
+                prop_assert!(self.up.contains(net), "netAvailable({net}) before it is up");
+            }
             let seen = self.seen.get_mut(&id);
             prop_assert!(
                 seen.is_some(),
@@ -277,6 +299,11 @@ impl World {
     fn check_state(&self) -> Result<(), TestCaseError> {
         let nets = self.engine.all_nets();
         prop_assert!(nets.windows(2).all(|w| w[0] < w[1]), "ids unique");
+        prop_assert_eq!(
+            nets.iter().copied().collect::<BTreeSet<_>>(),
+            self.up.clone(),
+            "the lifecycle actions follow every network"
+        );
         prop_assert!(nets.iter().all(|n| n.net_id() >= 100));
         let default = self.engine.default_net();
         if !default.is_none() {

@@ -39,6 +39,9 @@ pub use types::{
 /// Longest extended attribute (`setNetExtAttribute`) accepted, in bytes.
 pub const MAX_EXT_ATTRIBUTE_LEN: usize = 4096;
 
+/// Most networks one bearer may have at once; a report of one more is refused.
+pub const MAX_NETWORKS_PER_BEARER: usize = 1024;
+
 /// A snapshot of one network, for listings (`netcorectl list`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetworkSnapshot {
@@ -161,6 +164,14 @@ struct AppState {
     bound: NetHandle,
 }
 
+/// A bearer the engine knows.
+#[derive(Debug)]
+struct BearerState {
+    bearer_type: NetBearType,
+    /// How many networks it has now.
+    networks: usize,
+}
+
 /// What changed on a network, for the change events of the requests it keeps serving.
 #[derive(Debug, Clone, Copy, Default)]
 struct Changes {
@@ -179,7 +190,7 @@ impl Changes {
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
-    bearers: BTreeMap<BearerId, NetBearType>,
+    bearers: BTreeMap<BearerId, BearerState>,
     networks: BTreeMap<NetHandle, Network>,
     by_key: HashMap<(BearerId, String), NetHandle>,
     last_handle: NetHandle,
@@ -293,7 +304,13 @@ impl Engine {
     /// Adds a bearer of `bearer_type`; its id names it in later calls and actions.
     pub fn add_bearer(&mut self, bearer_type: NetBearType) -> BearerId {
         let id = BearerId(self.bearers.keys().next_back().map_or(0, |b| b.0 + 1));
-        self.bearers.insert(id, bearer_type);
+        self.bearers.insert(
+            id,
+            BearerState {
+                bearer_type,
+                networks: 0,
+            },
+        );
         id
     }
 
@@ -323,18 +340,19 @@ impl Engine {
     }
 
     /// Applies a bearer's report. Returns the network it is about. A malformed report
-    /// (wrong bearer type, oversized fields, an unknown key in `Gone`) is refused with
-    /// 2100001 and changes nothing.
+    /// (wrong bearer type, oversized fields, an unknown key in `Gone`, a network past
+    /// [`MAX_NETWORKS_PER_BEARER`]) is refused with 2100001 and changes nothing.
     pub fn bearer_event(
         &mut self,
         bearer: BearerId,
         event: BearerEvent,
         now: Instant,
     ) -> Result<NetHandle> {
-        let bearer_type = *self
+        let state = self
             .bearers
             .get(&bearer)
             .ok_or_else(|| Error::invalid(format!("no bearer {}", bearer.0)))?;
+        let (bearer_type, networks) = (state.bearer_type, state.networks);
         match event {
             BearerEvent::Appeared { key, info } | BearerEvent::Changed { key, info } => {
                 check_report(bearer_type, &key, &info)?;
@@ -343,6 +361,11 @@ impl Engine {
                         self.update_network(net, info, now);
                         Ok(net)
                     }
+                    None if networks >= MAX_NETWORKS_PER_BEARER => Err(Error::invalid(format!(
+                        "bad bearer report: bearer {} already has {networks} networks, the \
+                         most one bearer may have",
+                        bearer.0
+                    ))),
                     None => Ok(self.add_network(bearer, key, info, now)),
                 }
             }
@@ -393,8 +416,15 @@ impl Engine {
         }
         network.caps = Arc::new(network.published_caps());
         tracing::debug!(net = %handle, key, "network appeared");
+        self.act(Action::NetworkUp {
+            net: handle,
+            properties: Arc::clone(&network.props),
+        });
         self.networks.insert(handle, network);
         self.by_key.insert((bearer, key), handle);
+        if let Some(state) = self.bearers.get_mut(&bearer) {
+            state.networks += 1;
+        }
         if self.observe_all {
             let outputs = &mut self.outputs;
             if let Some(network) = self.networks.get(&handle) {
@@ -419,10 +449,14 @@ impl Engine {
         let blocked_changed = network.info.blocked != info.blocked;
         let props_changed = network.info.properties != info.properties;
         network.info = info;
-        if props_changed {
+        let changed_props = props_changed.then(|| {
             network.props = Arc::new(network.info.properties.clone());
-        }
+            Arc::clone(&network.props)
+        });
         let gains_internet = !had_internet && network.info.capabilities.contains(NetCap::Internet);
+        if let Some(properties) = changed_props {
+            self.act(Action::NetworkChanged { net, properties });
+        }
         let changes = Changes {
             caps: self.refresh_caps(net),
             props: props_changed,
@@ -453,6 +487,9 @@ impl Engine {
         };
         tracing::debug!(%net, key = network.key, "network gone");
         self.by_key.remove(&(network.bearer, network.key));
+        if let Some(state) = self.bearers.get_mut(&network.bearer) {
+            state.networks = state.networks.saturating_sub(1);
+        }
         self.observe(|| NetEvent::Lost(net));
         if let Some(key) = network.validation.recheck_timer {
             self.timers.remove(&key);
@@ -460,6 +497,7 @@ impl Engine {
         if network.validation.checking {
             self.act(Action::CancelValidation { net });
         }
+        self.act(Action::NetworkDown { net });
         self.reassign(now, None);
     }
 
@@ -715,7 +753,7 @@ impl Engine {
         let bearers: Vec<BearerId> = self
             .bearers
             .iter()
-            .filter(|(_, t)| wanted.contains(t))
+            .filter(|(_, b)| wanted.contains(&b.bearer_type))
             .map(|(&b, _)| b)
             .collect();
         for bearer in bearers {

@@ -1006,3 +1006,102 @@ fn observe_all_sees_every_network_in_seed_order() {
     let again = h.up("wlan0", wifi());
     assert_eq!(again.net_id(), 102);
 }
+
+/// The lifecycle actions of `actions`, as text.
+fn lifecycle(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::NetworkUp { net, properties } => {
+                Some(format!("up {net} {}", properties.interface_name))
+            }
+            Action::NetworkChanged { net, properties } => {
+                Some(format!("changed {net} mtu {}", properties.mtu))
+            }
+            Action::NetworkDown { net } => Some(format!("down {net}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn networks_come_with_up_changed_and_down_actions() {
+    let mut h = Harness::new();
+    let id = h.register(None, 0);
+    let w = h.up("wlan0", wifi());
+    assert_eq!(lifecycle(&h.actions), vec!["up 100 wlan0"]);
+    // Up comes before the check and before the request hears of the network.
+    assert!(
+        matches!(h.actions[0], Action::NetworkUp { .. }),
+        "{:?}",
+        h.actions
+    );
+    assert_eq!(h.events[&id][0], NetEvent::Available(w));
+
+    h.change("wlan0", wifi().with_quality(40));
+    assert_eq!(
+        lifecycle(&h.actions).len(),
+        1,
+        "quality alone changes no property"
+    );
+    let mut mtu = wifi();
+    mtu.properties.mtu = 1280;
+    h.change("wlan0", mtu);
+    h.down(NetBearType::Wifi, "wlan0");
+    assert_eq!(
+        lifecycle(&h.actions),
+        vec!["up 100 wlan0", "changed 100 mtu 1280", "down 100"]
+    );
+    // A failed bearer's networks go down too.
+    h.actions.clear();
+    h.up("wlan0", wifi());
+    h.engine.clear_bearer(h.wifi, h.now).unwrap();
+    h.sync();
+    assert_eq!(lifecycle(&h.actions), vec!["up 101 wlan0", "down 101"]);
+}
+
+#[test]
+fn a_bearer_past_its_network_limit_is_refused() {
+    let mut h = Harness::new();
+    for i in 0..MAX_NETWORKS_PER_BEARER {
+        let key = format!("tun{i}");
+        h.engine
+            .bearer_event(
+                h.vpn,
+                BearerEvent::Appeared {
+                    key: key.clone(),
+                    info: NetworkInfo::new(NetBearType::Vpn, &key),
+                },
+                h.now,
+            )
+            .unwrap();
+    }
+    let one_more = BearerEvent::Appeared {
+        key: "tun-extra".into(),
+        info: NetworkInfo::new(NetBearType::Vpn, "tun-extra"),
+    };
+    let err = h
+        .engine
+        .bearer_event(h.vpn, one_more.clone(), h.now)
+        .unwrap_err();
+    assert_eq!(err.code(), 2100001);
+    assert!(err.to_string().contains("most one bearer"), "{err}");
+    assert_eq!(h.engine.all_nets().len(), MAX_NETWORKS_PER_BEARER);
+    // A known network still changes; another bearer is not limited by this one.
+    h.engine
+        .bearer_event(
+            h.vpn,
+            BearerEvent::Changed {
+                key: "tun0".into(),
+                info: NetworkInfo::new(NetBearType::Vpn, "tun0").with_quality(5),
+            },
+            h.now,
+        )
+        .unwrap();
+    h.up("wlan0", wifi());
+    // One gone makes room for one more.
+    h.engine
+        .bearer_event(h.vpn, BearerEvent::Gone { key: "tun0".into() }, h.now)
+        .unwrap();
+    h.engine.bearer_event(h.vpn, one_more, h.now).unwrap();
+}

@@ -1,5 +1,6 @@
 //! Identifiers, configuration, inputs and outputs of the engine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppId;
 use crate::error::{Error, Result};
 use crate::model::{
-    NetBearType, NetBlockStatusInfo, NetCapabilityInfo, NetConnectionPropertyInfo, NetHandle,
+    ConnectionProperties, NetBearType, NetBlockStatusInfo, NetCapabilityInfo,
+    NetConnectionPropertyInfo, NetHandle,
 };
 
 /// A bearer known to the engine, numbered in the order it was added.
@@ -83,6 +85,7 @@ impl Default for DeviceProfile {
 /// How the engine selects networks and schedules checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Bearer preference for the default network.
     pub profile: DeviceProfile,
@@ -121,6 +124,7 @@ impl Default for EngineConfig {
 
 /// What a connectivity check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ValidationResult {
     /// The HTTPS probe got its 204: the network reaches the internet.
     Validated,
@@ -137,6 +141,7 @@ pub enum ValidationResult {
 
 /// An event for one registered connection, as the seed names them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum NetEvent {
     /// `netAvailable`.
     Available(NetHandle),
@@ -177,9 +182,33 @@ impl NetEvent {
     }
 }
 
-/// Something the shell must carry out for the engine.
+/// Something the shell must carry out for the engine. Each has one consumer in the
+/// shell; the network lifecycle (`NetworkUp`, `NetworkChanged`, `NetworkDown`) is
+/// what per-network state outside the engine (resolvers, later routing tables)
+/// follows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Action {
+    /// `net` connected, with `properties`: set up what follows it (its resolver).
+    /// Comes before any other action or event about it.
+    NetworkUp {
+        /// The network.
+        net: NetHandle,
+        /// Its properties.
+        properties: Arc<ConnectionProperties>,
+    },
+    /// `net`'s properties changed (interface, addresses, routes, DNS servers).
+    NetworkChanged {
+        /// The network.
+        net: NetHandle,
+        /// Its new properties.
+        properties: Arc<ConnectionProperties>,
+    },
+    /// `net` is gone: tear down what followed it.
+    NetworkDown {
+        /// The network.
+        net: NetHandle,
+    },
     /// Run a connectivity check of `net` and report it with `attempt`.
     StartValidation {
         /// The network.
@@ -226,6 +255,7 @@ pub enum Action {
 
 /// What the engine produces: an event for a connection or an action for the shell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Output {
     /// An event for the subscriber of `connection`.
     Event {
@@ -243,6 +273,7 @@ pub enum Output {
 
 /// The validation state of a network, for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ValidationState {
     /// The network has no INTERNET capability: it is not checked.
     NotChecked,

@@ -1,5 +1,6 @@
-//! The runtime's configuration: a TOML file whose every setting has a default, so
-//! that no file is needed.
+//! The runtime's configuration. Every setting has a default, so that no file is
+//! needed; with the `toml` feature it is read from a TOML file
+//! ([`Config::from_toml`], [`Config::load`]):
 //!
 //! ```toml
 //! manage = false                 # program the default route (namespaces, devices)
@@ -12,7 +13,9 @@
 //! deny = ["docker*"]
 //! ```
 
-use std::path::{Path, PathBuf};
+#[cfg(feature = "toml")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use netcore::engine::{DeviceProfile, EngineConfig};
@@ -33,6 +36,10 @@ pub struct Config {
     pub manage: bool,
     /// The metric of the default route netcore installs in `manage` mode.
     pub route_metric: u32,
+    /// The most events a subscriber may leave unread before it is disconnected
+    /// (changes of one network merge while unread, so only `netAvailable`,
+    /// `netLost` and `netUnavailable` add up).
+    pub max_unread_events: usize,
     /// Network selection and check scheduling.
     pub engine: EngineSettings,
     /// The Ethernet bearer.
@@ -80,6 +87,7 @@ impl Default for Config {
         Self {
             manage: false,
             route_metric: 10,
+            max_unread_events: crate::queue::DEFAULT_MAX_UNREAD_EVENTS,
             engine: EngineSettings::default(),
             ethernet: EthernetConfig::default(),
             builtin_ethernet: true,
@@ -106,7 +114,7 @@ pub struct PluginSettings {
     /// it. None: no plugins.
     pub dir: Option<PathBuf>,
     /// Each plugin's configuration, by the plugin's name (`[plugins.config.wifi]`).
-    pub config: std::collections::BTreeMap<String, toml::Value>,
+    pub config: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl PluginSettings {
@@ -121,7 +129,7 @@ impl PluginSettings {
     pub fn config_for(&self, name: &str) -> serde_json::Value {
         self.config
             .get(name)
-            .and_then(|v| serde_json::to_value(v).ok())
+            .cloned()
             .unwrap_or(serde_json::Value::Null)
     }
 }
@@ -195,14 +203,13 @@ impl EngineSettings {
                 self.poor_quality
             )));
         }
-        Ok(EngineConfig {
-            profile,
-            linger: Duration::from_secs(self.linger_secs),
-            quality_hysteresis: self.quality_hysteresis,
-            poor_quality: self.poor_quality,
-            max_requests_per_app: self.max_requests_per_app,
-            ..EngineConfig::default()
-        })
+        let mut config = EngineConfig::default();
+        config.profile = profile;
+        config.linger = Duration::from_secs(self.linger_secs);
+        config.quality_hysteresis = self.quality_hysteresis;
+        config.poor_quality = self.poor_quality;
+        config.max_requests_per_app = self.max_requests_per_app;
+        Ok(config)
     }
 }
 
@@ -223,10 +230,14 @@ pub fn bearer_type_named(name: &str) -> Result<NetBearType> {
 }
 
 impl Config {
-    /// Parses a configuration; errors name the line and the setting (2100001).
-    pub fn from_toml(text: &str) -> Result<Self> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
+    /// Checks every setting; the first bad one is 2100001 naming it.
+    pub fn check(&self) -> Result<()> {
+        let config = self;
+        if config.max_unread_events == 0 {
+            return Err(Error::invalid(
+                "max_unread_events is 0: a subscriber could receive nothing",
+            ));
+        }
         config.engine.engine_config()?;
         config.ethernet.check()?;
         netcore_bearer_wifi::WifiBearer::new(config.wifi.clone())?;
@@ -237,10 +248,20 @@ impl Config {
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;
         }
+        Ok(())
+    }
+
+    /// Parses a configuration; errors name the line and the setting (2100001).
+    #[cfg(feature = "toml")]
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("configuration: {e}")))?;
+        config.check()?;
         Ok(config)
     }
 
     /// Reads the file at `path`.
+    #[cfg(feature = "toml")]
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::invalid(format!("cannot read configuration {}: {e}", path.display()))
@@ -250,6 +271,7 @@ impl Config {
 
     /// The configuration at `path` if given, else at `$NETCORE_CONFIG` if set, else
     /// the defaults.
+    #[cfg(feature = "toml")]
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let from_env = std::env::var_os(CONFIG_ENV).map(PathBuf::from);
         match path.map(Path::to_path_buf).or(from_env) {
@@ -259,7 +281,7 @@ impl Config {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "toml"))]
 mod tests {
     use super::*;
 

@@ -370,6 +370,7 @@ fn event_json(event: &NetEvent, default_net: NetHandle) -> Value {
         NetEvent::CapabilitiesChange(info) => json!(info),
         NetEvent::ConnectionPropertiesChange(info) => json!(info),
         NetEvent::BlockStatusChange(info) => json!(info),
+        other => json!(other),
     };
     json!({ "event": event.name(), "data": data, "defaultNet": default_net })
 }
@@ -382,6 +383,7 @@ fn validation_name(state: &ValidationState) -> &'static str {
         ValidationState::Checked(ValidationResult::Partial) => "partial",
         ValidationState::Checked(ValidationResult::Portal { .. }) => "portal",
         ValidationState::Checked(ValidationResult::Failed) => "not validated",
+        _ => "unknown",
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netcore::ConnectionProperties;
 use netcore_link::{LinkClient, Route, RouteSpec};
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
 /// The default routes netcore installs for `properties`: one per family whose
 /// network has a default route with a gateway.
@@ -39,13 +39,15 @@ fn default_routes(properties: &ConnectionProperties, metric: u32) -> Vec<RouteSp
     specs
 }
 
-/// Starts the task that programs the default route; send it the default network's
-/// properties (`None`: there is no default network) each time it changes.
+/// Starts the task that programs the default route; set it to the default network's
+/// properties (`None`: there is no default network) each time they change. Only the
+/// latest matters: it catches up with it, and leaves the routes alone when the
+/// default routes they give did not change.
 pub(crate) fn spawn(
     runtime: &tokio::runtime::Handle,
     metric: u32,
-) -> mpsc::UnboundedSender<Option<ConnectionProperties>> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Option<ConnectionProperties>>();
+) -> watch::Sender<Option<ConnectionProperties>> {
+    let (tx, mut rx) = watch::channel::<Option<ConnectionProperties>>(None);
     runtime.spawn(async move {
         let client = match LinkClient::connect() {
             Ok(client) => client,
@@ -55,13 +57,21 @@ pub(crate) fn spawn(
             }
         };
         let mut installed: Vec<RouteSpec> = Vec::new();
-        while let Some(default) = rx.recv().await {
+        while rx.changed().await.is_ok() {
+            let wanted: Vec<RouteSpec> = rx
+                .borrow_and_update()
+                .iter()
+                .flat_map(|p| default_routes(p, metric))
+                .collect();
+            if wanted == installed {
+                continue;
+            }
             for spec in installed.drain(..) {
                 if let Err(e) = client.remove_route(&spec).await {
                     tracing::debug!(?spec, "manage mode: old default route: {e}");
                 }
             }
-            for spec in default.iter().flat_map(|p| default_routes(p, metric)) {
+            for spec in wanted {
                 match client.add_route(&spec).await {
                     Ok(()) => {
                         tracing::info!(?spec, "manage mode: default route installed");
