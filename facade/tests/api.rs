@@ -459,3 +459,76 @@ async fn bind_socket_binds_to_the_network_interface() {
     .await;
     assert_eq!(network.bind_socket(&udp).unwrap_err().code(), 2100001);
 }
+
+#[tokio::test]
+async fn removing_an_app_releases_all_of_its_state_and_no_other_apps() {
+    let s = start(ValidationResult::Failed);
+    s.wifi.connect("wlan0", wifi());
+    wait_for("network", 1, || {
+        blocking::get_all_nets(&s.manager).unwrap().len()
+    })
+    .await;
+    let net = s.manager.get_default_net().await.unwrap();
+    let leaving = s.manager.for_app(AppId::from_uid(6000));
+    let staying = s.manager.for_app(AppId::from_uid(6001));
+    for app in [&leaving, &staying] {
+        app.add_custom_dns_rule("intranet.test", &["192.0.2.7"])
+            .await
+            .unwrap();
+        app.set_app_net(net).await.unwrap();
+        app.set_app_http_proxy(netcore::HttpProxy::new("proxy.test", 3128, vec![]).unwrap())
+            .await
+            .unwrap();
+    }
+    // The leaving app uses its whole quota.
+    let mut connections = Vec::new();
+    for _ in 0..2000 {
+        let mut connection = leaving.create_net_connection(None, 0);
+        connection.register().await.unwrap();
+        connections.push(connection);
+    }
+    let mut one_more = leaving.create_net_connection(None, 0);
+    assert_eq!(one_more.register().await.unwrap_err().code(), 2101022);
+    let mut kept = staying.create_net_connection(None, 0);
+    kept.register().await.unwrap();
+
+    leaving.remove_app().await;
+
+    // Its connections end after what they had queued.
+    let first = &mut connections[0];
+    while let Some(event) = first.try_next_event() {
+        assert!(matches!(
+            event,
+            NetEvent::Available(_)
+                | NetEvent::CapabilitiesChange(_)
+                | NetEvent::ConnectionPropertiesChange(_)
+        ));
+    }
+    assert!(first.next_event().await.is_none());
+    // Its quota is free again: 2000 new requests are accepted.
+    let mut fresh = Vec::new();
+    for _ in 0..2000 {
+        let mut connection = leaving.create_net_connection(None, 0);
+        connection.register().await.unwrap();
+        fresh.push(connection);
+    }
+    // Its rule answers no more (there is no DNS server: the lookup fails), its
+    // binding and its proxy are gone.
+    let err = leaving
+        .get_addresses_by_name("intranet.test")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 2100003);
+    assert_eq!(leaving.get_app_net().await.unwrap(), NetHandle::NONE);
+    assert_eq!(leaving.get_default_http_proxy().await.unwrap(), None);
+    // The other app keeps everything.
+    let found = staying
+        .get_addresses_by_name("intranet.test")
+        .await
+        .unwrap();
+    assert_eq!(found[0].ip().to_string(), "192.0.2.7");
+    assert_eq!(staying.get_app_net().await.unwrap(), net);
+    assert!(staying.get_default_http_proxy().await.unwrap().is_some());
+    assert_eq!(next_named(&mut kept).await, "netAvailable(100)");
+    drop(connections);
+}

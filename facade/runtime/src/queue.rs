@@ -118,9 +118,11 @@ impl Publisher {
         match change_of(&event) {
             Some(change) if queue.events.len() >= MERGE_AFTER_UNREAD => {
                 let start = queue.mergeable_from;
+                // The latest waiting change of the kind: it becomes this one.
                 if let Some(waiting) = queue
                     .events
                     .range_mut(start..)
+                    .rev()
                     .find(|e| change_of(e) == Some(change))
                 {
                     *waiting = event;
@@ -434,6 +436,21 @@ mod tests {
         assert_eq!(
             drain(&mut rx)[MERGE_AFTER_UNREAD..],
             [caps(100, 2), caps(101, 1)]
+        );
+    }
+
+    #[test]
+    fn the_latest_change_wins_over_older_unmerged_ones() {
+        let (tx, mut rx) = subscription(100);
+        for _ in 0..MERGE_AFTER_UNREAD - 2 {
+            tx.send(NetEvent::Lost(net(999)));
+        }
+        tx.send(caps(100, 1));
+        tx.send(caps(100, 2));
+        tx.send(caps(100, 3));
+        assert_eq!(
+            drain(&mut rx)[MERGE_AFTER_UNREAD - 2..],
+            [caps(100, 1), caps(100, 3)]
         );
     }
 
