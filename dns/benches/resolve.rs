@@ -128,10 +128,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| rt.block_on(cached.get_addresses_by_name(app, None, "rule.test", ipv4)))
     });
 
-    let uncached = DnsService::new(DnsConfig {
-        cache_capacity: 0,
-        ..DnsConfig::default()
-    });
+    let mut config = DnsConfig::default();
+    config.cache_capacity = 0;
+    let uncached = DnsService::new(config);
     uncached
         .set_network(net(100), &server.properties(iface))
         .unwrap();

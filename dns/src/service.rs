@@ -29,6 +29,7 @@ const DNS_PORT: u16 = 53;
 
 /// Tunables of a [`DnsService`]. `Default` gives values fit for a device.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DnsConfig {
     /// How long to wait for one server's answer before trying again or giving up.
     pub timeout: Duration,

@@ -52,11 +52,10 @@ fn a_network_bound_to_another_interface_never_reaches_loopback_servers() {
         let server = TestServer::start("127.0.0.1").await;
         server.set("via-lo.test", Answer::Addresses(vec![ip("10.5.5.5")], 60));
         server.set("via-veth.test", Answer::Addresses(vec![ip("10.6.6.6")], 60));
-        let dns = DnsService::new(DnsConfig {
-            timeout: Duration::from_millis(300),
-            attempts: 0,
-            ..DnsConfig::default()
-        });
+        let mut config = DnsConfig::default();
+        config.timeout = Duration::from_millis(300);
+        config.attempts = 0;
+        let dns = DnsService::new(config);
         dns.set_network(net(100), &server.properties("lo")).unwrap();
         dns.set_network(net(101), &server.properties("nc-a"))
             .unwrap();

@@ -17,11 +17,10 @@ const APP: AppId = AppId::from_uid(10_001);
 const OTHER_APP: AppId = AppId::from_uid(10_002);
 
 fn quick_config() -> DnsConfig {
-    DnsConfig {
-        timeout: Duration::from_millis(300),
-        attempts: 0,
-        ..DnsConfig::default()
-    }
+    let mut config = DnsConfig::default();
+    config.timeout = Duration::from_millis(300);
+    config.attempts = 0;
+    config
 }
 
 fn service(clock: &Arc<ManualClock>) -> DnsService {
@@ -531,14 +530,10 @@ async fn replies_are_bounded() {
     let many: Vec<_> = (0..200u8).map(|i| ip(&format!("10.4.{i}.1"))).collect();
     a.set("many.test", Answer::Addresses(many, u32::MAX));
     let clock = Arc::new(ManualClock::new());
-    let dns = DnsService::with_clock(
-        DnsConfig {
-            max_addresses: 16,
-            max_positive_ttl: Duration::from_secs(3600),
-            ..quick_config()
-        },
-        clock.clone(),
-    );
+    let mut config = quick_config();
+    config.max_addresses = 16;
+    config.max_positive_ttl = Duration::from_secs(3600);
+    let dns = DnsService::with_clock(config, clock.clone());
     dns.set_network(net(100), &a.properties(loopback_interface()))
         .unwrap();
     let got = dns
@@ -664,10 +659,9 @@ async fn an_unreachable_server_falls_back_to_the_next_of_the_same_network() {
     drop(unused);
     let good = TestServer::start("127.0.0.2").await;
     good.set("both.test", Answer::Addresses(vec![ip("10.9.0.1")], 60));
-    let dns = DnsService::new(DnsConfig {
-        attempts: 1,
-        ..quick_config()
-    });
+    let mut config = quick_config();
+    config.attempts = 1;
+    let dns = DnsService::new(config);
     let props = ConnectionProperties {
         interface_name: loopback_interface().into(),
         dnses: vec![
@@ -693,10 +687,9 @@ async fn a_servfail_falls_back_to_the_next_server_of_the_same_network() {
     good.set("both.test", Answer::Addresses(vec![ip("10.9.0.2")], 60));
     broken.set("down.test", Answer::ServFail);
     good.set("down.test", Answer::ServFail);
-    let dns = DnsService::new(DnsConfig {
-        attempts: 1,
-        ..quick_config()
-    });
+    let mut config = quick_config();
+    config.attempts = 1;
+    let dns = DnsService::new(config);
     let props = ConnectionProperties {
         interface_name: loopback_interface().into(),
         dnses: vec![

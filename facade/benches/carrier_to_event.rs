@@ -15,7 +15,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use netcore::engine::NetEvent;
-use netcore_bearer_ethernet::EthernetConfig;
 use netcore_facade::{Config, NetManager};
 use netcore_link::LinkClient;
 use netcore_link::testing::{NetNs, SKIP_MESSAGE, is_root, watch_carrier};
@@ -34,13 +33,8 @@ fn start_runtime() -> mpsc::Receiver<(NetEvent, Instant)> {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let config = Config {
-                ethernet: EthernetConfig {
-                    allow: vec!["b0".into()],
-                    ..EthernetConfig::default()
-                },
-                ..Config::default()
-            };
+            let mut config = Config::default();
+            config.ethernet.allow = vec!["b0".into()];
             let manager = NetManager::embedded(config).await.expect("runtime starts");
             let mut connection = manager.create_net_connection(None, 0);
             connection.register().await.expect("register");

@@ -41,17 +41,16 @@ fn start() -> (NetManager, Arc<SimBearer>, Arc<SimBearer>) {
 
 /// A Wi-Fi network on `interface` with 192.0.2.10/24, SSID `home`.
 fn wifi_info(interface: &str) -> NetworkInfo {
+    let mut details = BearerDetails::default();
+    details.ssid = Some("home".into());
+    details.bssid = Some("02:00:00:00:01:00".into());
+    details.frequency_mhz = Some(5180);
+    details.security = Some("WPA2-PSK".into());
+    details.rssi_dbm = Some(-55);
     let mut info = NetworkInfo::new(NetBearType::Wifi, interface)
         .with_identifier("7")
         .with_quality(80)
-        .with_details(BearerDetails {
-            ssid: Some("home".into()),
-            bssid: Some("02:00:00:00:01:00".into()),
-            frequency_mhz: Some(5180),
-            security: Some("WPA2-PSK".into()),
-            rssi_dbm: Some(-55),
-            apn: None,
-        });
+        .with_details(details);
     info.properties.link_addresses =
         vec![LinkAddress::new(IpAddr::from([192, 0, 2, 10]), 24).unwrap()];
     info

@@ -44,10 +44,8 @@ fn wpa_supplicant_disconnect_and_reconnect_reach_the_app() {
     ns.ip(&["addr", "add", "10.77.0.1/24", "dev", "w0"])
         .unwrap();
     let mut wpa = Some(WpaSupplicant::start(ns.name(), "w0", dir.path()).unwrap());
-    let mut config = Config {
-        builtin_ethernet: false,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.builtin_ethernet = false;
     config.wifi.interfaces = vec!["w0".into()];
     config.wifi.control_dir = wpa.as_ref().unwrap().control_dir();
     config.wifi.ping_interval_ms = 100;

@@ -21,6 +21,7 @@ pub const MAX_LIST_LEN: usize = 1024;
 
 /// What a bearer knows of one of its networks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NetworkInfo {
     /// The bearer type; must be the bearer's own.
     pub bearer_type: NetBearType,
@@ -49,6 +50,7 @@ pub struct NetworkInfo {
 /// [`MAX_NAME_LEN`] bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BearerDetails {
     /// Wi-Fi: the network's name (SSID, as wpa_supplicant prints it).
     pub ssid: Option<String>,
@@ -139,6 +141,7 @@ impl NetworkInfo {
 /// A report from a bearer about one of its networks, named by the bearer's own key
 /// (an interface name, a D-Bus object path): unique within the bearer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum BearerEvent {
     /// A network connected.
     Appeared {
@@ -224,13 +227,26 @@ pub fn diff_reports(
     gone.chain(came).collect()
 }
 
-/// A request to a bearer to bring up a network.
+/// A request to a bearer to bring up a network (built with
+/// [`ActivationRequest::new`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ActivationRequest {
     /// The id of the request (a registered connection) that wants it.
     pub request: u64,
     /// Which network: `slot0`/`slot1`, a Wi-Fi network id; `None` for any.
     pub identifier: Option<String>,
+}
+
+impl ActivationRequest {
+    /// A request from connection `request` for the network `identifier` (`None`:
+    /// any).
+    pub fn new(request: u64, identifier: Option<String>) -> Self {
+        Self {
+            request,
+            identifier,
+        }
+    }
 }
 
 /// Where a bearer sends its reports. Sending never blocks and never fails: the

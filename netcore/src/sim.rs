@@ -236,10 +236,7 @@ mod tests {
         let sim = SimBearer::new(NetBearType::Cellular, "sim-cell");
         let info = NetworkInfo::new(NetBearType::Cellular, "wwan1").with_identifier("slot1");
         sim.on_activate(Some("slot1"), "wwan1", info);
-        let request = ActivationRequest {
-            request: 7,
-            identifier: Some("slot1".into()),
-        };
+        let request = ActivationRequest::new(7, Some("slot1".into()));
         assert!(
             sim.activate(request.clone())
                 .now_or_never()
@@ -248,10 +245,7 @@ mod tests {
         );
         assert_eq!(sim.connected(), vec!["wwan1".to_owned()]);
         assert_eq!(sim.activations(), vec![request]);
-        let other = ActivationRequest {
-            request: 8,
-            identifier: Some("slot0".into()),
-        };
+        let other = ActivationRequest::new(8, Some("slot0".into()));
         assert!(sim.activate(other).now_or_never().unwrap().is_err());
     }
 }

@@ -18,13 +18,12 @@ use netcore_probe::{NetworkTarget, Validator, ValidatorConfig};
 use support::{Behaviour, TestCa, TestServer, serve_in};
 
 fn config(ca: &TestCa, http: SocketAddr, https: SocketAddr) -> ValidatorConfig {
-    ValidatorConfig {
-        http_url: format!("http://{http}/generate_204"),
-        https_url: format!("https://{https}/generate_204"),
-        extra_root_certs_pem: vec![ca.pem.clone()],
-        use_webpki_roots: false,
-        ..Default::default()
-    }
+    let mut config = ValidatorConfig::default();
+    config.http_url = format!("http://{http}/generate_204");
+    config.https_url = format!("https://{https}/generate_204");
+    config.extra_root_certs_pem = vec![ca.pem.clone()];
+    config.use_webpki_roots = false;
+    config
 }
 
 fn in_namespaces(c: &mut Criterion) {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// configuration; durations are in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ValidatorConfig {
     /// The plain HTTP probe URL; it must answer 204 (default
     /// `http://connectivitycheck.gstatic.com/generate_204`).
@@ -70,6 +71,7 @@ impl ValidatorConfig {
 /// How probe series and traceroutes send. Durations are in milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct DiagnosticsConfig {
     /// How long a probe of a series waits for its answer at most (default 1000 ms;
     /// never longer than the interval to the next probe, except for the last probe).

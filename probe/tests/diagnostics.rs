@@ -7,11 +7,15 @@ use netcore::{Error, NetHandle, PacketsType, ResolveFailure, TraceRouteOptions};
 use netcore_dns::{DnsConfig, DnsService};
 use netcore_probe::{Diagnostics, DiagnosticsConfig, IcmpSocket};
 
+/// Diagnostics bound to `interface`.
+fn on(interface: &str) -> Diagnostics {
+    let mut config = DiagnosticsConfig::default();
+    config.interface = Some(interface.into());
+    Diagnostics::new(config)
+}
+
 fn quick() -> Diagnostics {
-    Diagnostics::new(DiagnosticsConfig {
-        interface: Some("lo".into()),
-        ..Default::default()
-    })
+    on("lo")
 }
 
 fn assert_sane_rtt(rtt: [f64; 4]) {
@@ -52,10 +56,7 @@ async fn query_probe_result_sends_one_probe_a_second() {
 async fn a_probe_that_cannot_be_sent_ends_the_series_at_once() {
     // Binding to an interface that does not exist fails every send; the series of
     // 1000 one-second probes must return after the first with everything lost.
-    let diagnostics = Diagnostics::new(DiagnosticsConfig {
-        interface: Some("nctest-none0".into()),
-        ..Default::default()
-    });
+    let diagnostics = on("nctest-none0");
     for packets in [PacketsType::Icmp, PacketsType::Udp] {
         let series = diagnostics.probe_series("127.0.0.1", 1000, Duration::from_secs(1), packets);
         let result = tokio::time::timeout(Duration::from_secs(20), series)
@@ -196,11 +197,10 @@ fn ping_group_allows_us() -> bool {
 #[tokio::test]
 async fn each_icmp_socket_kind_works_where_allowed() {
     let with = |icmp_socket| {
-        Diagnostics::new(DiagnosticsConfig {
-            interface: Some("lo".into()),
-            icmp_socket,
-            ..Default::default()
-        })
+        let mut config = DiagnosticsConfig::default();
+        config.interface = Some("lo".into());
+        config.icmp_socket = icmp_socket;
+        Diagnostics::new(config)
     };
     let interval = Duration::from_millis(10);
     let datagram = with(IcmpSocket::Datagram)

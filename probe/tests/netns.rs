@@ -103,12 +103,12 @@ fn chain() -> Vec<NetNs> {
 const TARGET: &str = "10.4.0.2";
 
 fn diagnostics(icmp_socket: IcmpSocket) -> Diagnostics {
-    Diagnostics::new(DiagnosticsConfig {
-        reply_timeout_ms: 500,
-        hop_timeout_ms: 500,
-        interface: None,
-        icmp_socket,
-    })
+    let mut config = DiagnosticsConfig::default();
+    config.reply_timeout_ms = 500;
+    config.hop_timeout_ms = 500;
+    config.interface = None;
+    config.icmp_socket = icmp_socket;
+    Diagnostics::new(config)
 }
 
 fn addresses(hops: &[netcore::TraceRouteInfo]) -> Vec<String> {
@@ -323,14 +323,15 @@ fn validation_and_portal_over_a_bound_veth() {
             ),
         ],
     );
-    let config = |http: &str, https: &str| ValidatorConfig {
-        http_url: http.into(),
-        https_url: https.into(),
-        first_result_timeout_ms: 500,
-        overall_timeout_ms: 2_000,
-        extra_root_certs_pem: vec![ca.pem.clone()],
-        use_webpki_roots: false,
-        ..Default::default()
+    let config = |http: &str, https: &str| {
+        let mut config = ValidatorConfig::default();
+        config.http_url = http.into();
+        config.https_url = https.into();
+        config.first_result_timeout_ms = 500;
+        config.overall_timeout_ms = 2_000;
+        config.extra_root_certs_pem = vec![ca.pem.clone()];
+        config.use_webpki_roots = false;
+        config
     };
     let check = |config: ValidatorConfig, interface: &'static str| {
         client

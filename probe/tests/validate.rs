@@ -16,15 +16,14 @@ use support::{Behaviour, ServerEvent, TestCa, TestServer, closed_port};
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
 fn config(ca: &TestCa, http: SocketAddr, https: SocketAddr) -> ValidatorConfig {
-    ValidatorConfig {
-        http_url: format!("http://{http}/generate_204"),
-        https_url: format!("https://{https}/generate_204"),
-        first_result_timeout_ms: 300,
-        overall_timeout_ms: 1_500,
-        extra_root_certs_pem: vec![ca.pem.clone()],
-        use_webpki_roots: false,
-        ..Default::default()
-    }
+    let mut config = ValidatorConfig::default();
+    config.http_url = format!("http://{http}/generate_204");
+    config.https_url = format!("https://{https}/generate_204");
+    config.first_result_timeout_ms = 300;
+    config.overall_timeout_ms = 1_500;
+    config.extra_root_certs_pem = vec![ca.pem.clone()];
+    config.use_webpki_roots = false;
+    config
 }
 
 fn lo() -> NetworkTarget {

@@ -83,10 +83,8 @@ fn find_proxy(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let config = PacConfig {
-        worker_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_netcore-pac-worker"))),
-        ..PacConfig::default()
-    };
+    let mut config = PacConfig::default();
+    config.worker_path = Some(PathBuf::from(env!("CARGO_BIN_EXE_netcore-pac-worker")));
     let evaluator = PacEvaluator::new(config, Arc::new(NoDns));
     runtime.block_on(evaluator.load(CORPORATE_PAC)).unwrap();
     let urls = [
@@ -126,10 +124,8 @@ fn round_trip(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let config = PacConfig {
-        worker_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_netcore-pac-worker"))),
-        ..PacConfig::default()
-    };
+    let mut config = PacConfig::default();
+    config.worker_path = Some(PathBuf::from(env!("CARGO_BIN_EXE_netcore-pac-worker")));
     let evaluator = PacEvaluator::new(config, Arc::new(NoDns));
     runtime
         .block_on(evaluator.load(r#"function FindProxyForURL(u, h) { return "DIRECT"; }"#))

@@ -387,10 +387,8 @@ impl netcore::Resolve for SlowResolver {
 
 #[tokio::test]
 async fn slow_dns_shares_one_budget_per_call() {
-    let config = netcore_proxy::PacConfig {
-        dns_timeout: std::time::Duration::from_millis(300),
-        ..common::config()
-    };
+    let mut config = common::config();
+    config.dns_timeout = std::time::Duration::from_millis(300);
     let evaluator = netcore_proxy::PacEvaluator::with_clock(
         config,
         std::sync::Arc::new(SlowResolver),

@@ -101,11 +101,9 @@ async fn a_script_over_the_size_cap_is_refused() {
 
 #[tokio::test]
 async fn the_address_space_limit_stops_a_script_that_hoards_memory() {
-    let config = netcore_proxy::PacConfig {
-        memory_limit_bytes: 256 << 20,
-        call_deadline: Duration::from_secs(10),
-        ..common::config()
-    };
+    let mut config = common::config();
+    config.memory_limit_bytes = 256 << 20;
+    config.call_deadline = Duration::from_secs(10);
     let evaluator = PacEvaluator::with_clock(config, common::resolver(), common::clock());
     evaluator
         .load(
@@ -153,11 +151,9 @@ async fn a_misbehaving_worker_is_bounded() {
         let path = dir.join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let config = netcore_proxy::PacConfig {
-            worker_path: Some(path),
-            load_deadline: Duration::from_millis(500),
-            ..netcore_proxy::PacConfig::default()
-        };
+        let mut config = netcore_proxy::PacConfig::default();
+        config.worker_path = Some(path);
+        config.load_deadline = Duration::from_millis(500);
         let evaluator = PacEvaluator::with_clock(config, common::resolver(), common::clock());
         let started = Instant::now();
         let error = evaluator

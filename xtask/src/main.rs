@@ -64,6 +64,10 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         package: "netcore-facade",
         test: "system_vpn",
     },
+    SystemSuite {
+        package: "netcorectl",
+        test: "system_monitor",
+    },
 ];
 
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS

@@ -242,10 +242,7 @@ mod tests {
             ..BluetoothConfig::default()
         })
         .unwrap();
-        let request = |id: &str| ActivationRequest {
-            request: 1,
-            identifier: Some(id.into()),
-        };
+        let request = |id: &str| ActivationRequest::new(1, Some(id.into()));
         let e = bearer.activate(request("slot0")).await.unwrap_err();
         assert_eq!(e.code(), 2_100_001, "{e}");
         let e = bearer

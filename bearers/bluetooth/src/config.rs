@@ -25,6 +25,7 @@ pub const MAX_ADDRESS_LEN: usize = 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BluetoothConfig {
     /// The PAN role asked of the device in `Network1.Connect`: `nap` (the default),
     /// `gn` or `panu`.

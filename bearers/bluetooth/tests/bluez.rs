@@ -59,18 +59,12 @@ fn bluez_mock_connect_disconnect_and_restart() {
         .block_on(BluezMock::start(bus.address(), dir.path()))
         .unwrap();
 
-    let bearer = BluetoothBearer::new(BluetoothConfig {
-        bus_address: Some(bus.address().into()),
-        ..BluetoothConfig::default()
-    })
-    .unwrap();
+    let mut config = BluetoothConfig::default();
+    config.bus_address = Some(bus.address().into());
+    let bearer = BluetoothBearer::new(config).unwrap();
     let runner = BearerRunner::start(&ns, bearer.clone(), DEVICE, TIMEOUT);
-    let activate = |id: &str| {
-        rt.block_on(bearer.activate(ActivationRequest {
-            request: 1,
-            identifier: Some(id.into()),
-        }))
-    };
+    let activate =
+        |id: &str| rt.block_on(bearer.activate(ActivationRequest::new(1, Some(id.into()))));
 
     // A PAN device, not connected: no network; an unknown address is refused, the
     // device's own connects.

@@ -42,11 +42,9 @@ impl Rig {
             .block_on(ModemManagerMock::start(address, dir))
             .expect("ModemManager mock");
         let modem = runtime.block_on(mock.add_modem(INTERFACE, 1)).unwrap();
-        let bearer = CellularBearer::new(CellularConfig {
-            bus_address: Some(address.into()),
-            ..CellularConfig::default()
-        })
-        .unwrap();
+        let mut config = CellularConfig::default();
+        config.bus_address = Some(address.into());
+        let bearer = CellularBearer::new(config).unwrap();
         let (reports_tx, reports) = mpsc::channel();
         let running = bearer.clone();
         runtime.spawn(async move {
@@ -113,10 +111,10 @@ impl Rig {
 
     fn connect(&self) {
         self.runtime
-            .block_on(self.bearer.activate(ActivationRequest {
-                request: 1,
-                identifier: Some("slot0".into()),
-            }))
+            .block_on(
+                self.bearer
+                    .activate(ActivationRequest::new(1, Some("slot0".into()))),
+            )
             .unwrap();
         let (report, _) = self.report();
         assert!(matches!(report, BearerEvent::Appeared { .. }), "{report:?}");

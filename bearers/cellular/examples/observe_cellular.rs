@@ -36,6 +36,7 @@ async fn main() -> netcore::Result<()> {
                 );
             }
             BearerEvent::Gone { key } => println!("{key}: gone"),
+            other => println!("{other:?}"),
         }))
         .await
 }

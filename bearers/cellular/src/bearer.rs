@@ -363,10 +363,7 @@ mod tests {
     async fn activation_refuses_identifiers_that_are_not_slots() {
         let bearer = CellularBearer::new(CellularConfig::default()).unwrap();
         let e = bearer
-            .activate(ActivationRequest {
-                request: 1,
-                identifier: Some("wlan0".into()),
-            })
+            .activate(ActivationRequest::new(1, Some("wlan0".into())))
             .await
             .unwrap_err();
         assert_eq!(e.code(), 2_100_001, "{e}");
@@ -387,10 +384,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), 2_100_002, "{e}");
         let e = bearer
-            .activate(ActivationRequest {
-                request: 1,
-                identifier: Some("slot0".into()),
-            })
+            .activate(ActivationRequest::new(1, Some("slot0".into())))
             .await
             .unwrap_err();
         assert_eq!(e.code(), 2_100_002, "{e}");

@@ -28,6 +28,7 @@ pub const MAX_ADDRESS_LEN: usize = 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CellularConfig {
     /// The APN passed to `Modem.Simple.Connect` (`"apn"`); empty (the default):
     /// none, ModemManager picks one.

@@ -61,19 +61,13 @@ fn modemmanager_mock_connect_disconnect_slots_and_restart() {
         .block_on(ModemManagerMock::start(bus.address(), dir.path()))
         .unwrap();
 
-    let bearer = CellularBearer::new(CellularConfig {
-        apn: "internet".into(),
-        bus_address: Some(bus.address().into()),
-        ..CellularConfig::default()
-    })
-    .unwrap();
+    let mut config = CellularConfig::default();
+    config.apn = "internet".into();
+    config.bus_address = Some(bus.address().into());
+    let bearer = CellularBearer::new(config).unwrap();
     let runner = BearerRunner::start(&ns, bearer.clone(), BEARER, TIMEOUT);
-    let activate = |id: &str| {
-        rt.block_on(bearer.activate(ActivationRequest {
-            request: 1,
-            identifier: Some(id.into()),
-        }))
-    };
+    let activate =
+        |id: &str| rt.block_on(bearer.activate(ActivationRequest::new(1, Some(id.into()))));
 
     // A modem on SIM slot 1 (slot0), not connected: no network; a request for
     // slot1 is refused, one for slot0 connects it.

@@ -41,10 +41,8 @@ impl Rig {
                 .enable_all()
                 .build()
                 .unwrap();
-            let config = EthernetConfig {
-                allow: vec!["b0".into()],
-                ..EthernetConfig::default()
-            };
+            let mut config = EthernetConfig::default();
+            config.allow = vec!["b0".into()];
             let bearer = EthernetBearer::new(config).unwrap();
             let sink = ReportSink::new(move |event| {
                 let _ = bearer_tx.send((event, Instant::now()));

@@ -43,6 +43,7 @@ async fn main() -> netcore::Result<()> {
                 );
             }
             BearerEvent::Gone { key } => println!("{key}: gone"),
+            other => println!("{other:?}"),
         }))
         .await
 }

@@ -29,6 +29,7 @@ pub const MAX_ENTRIES: usize = 64;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EthernetConfig {
     /// Interface name patterns (`*`, `?`) the bearer may report; default `["*"]`.
     pub allow: Vec<String>,
@@ -52,6 +53,7 @@ impl Default for EthernetConfig {
 /// Settings for one interface.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct InterfaceConfig {
     /// DNS servers reported for the interface's network.
     pub dns: Vec<IpAddr>,

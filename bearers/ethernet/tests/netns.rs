@@ -58,6 +58,7 @@ impl Running {
                 BearerEvent::Appeared { key, .. }
                 | BearerEvent::Changed { key, .. }
                 | BearerEvent::Gone { key } => key,
+                other => panic!("an unknown report {other:?}"),
             };
             assert_eq!(
                 event_key, key,
@@ -202,10 +203,8 @@ fn bearer_reports_carrier_addresses_mtu_and_deletion() {
 
 #[test]
 fn bearer_refuses_bad_configuration() {
-    let bad = EthernetConfig {
-        allow: vec!["eth[0]".into()],
-        ..EthernetConfig::default()
-    };
+    let mut bad = EthernetConfig::default();
+    bad.allow = vec!["eth[0]".into()];
     let error = EthernetBearer::new(bad).unwrap_err();
     assert_eq!(error.code(), 2_100_001);
     assert!(error.to_string().contains("eth[0]"), "{error}");

@@ -11,6 +11,7 @@ pub const MAX_TUNNELS_LIMIT: usize = 1024;
 /// How the VPN bearer names and limits tunnels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct VpnConfig {
     /// Names of tunnels whose spec names none: the kernel appends the first free
     /// number (`vpn0`, `vpn1`, ...). At most 13 bytes.

@@ -12,6 +12,7 @@ use crate::spec::CoveredApps;
 
 /// What netcore keeps of an established VPN, for the facade.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VpnInfo {
     /// The network's key in the bearer's reports: the TUN interface's name.
     pub key: String,

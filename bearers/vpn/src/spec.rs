@@ -30,6 +30,7 @@ pub const MAX_INTERFACE_NAME_LEN: usize = 15;
 /// [`VpnSpec::check`] refuses a bad spec with [`Error::InvalidValue`] (2100001).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct VpnSpec {
     /// The tunnel's own addresses; at least one, at most [`MAX_ADDRESSES`].
     pub addresses: Vec<LinkAddress>,

@@ -286,10 +286,8 @@ fn refusals_and_a_descriptor_handed_on() {
     }
     let ns = NetNs::create().unwrap();
     ns.run_async(|| async move {
-        let config = VpnConfig {
-            max_tunnels_per_app: 1,
-            ..VpnConfig::default()
-        };
+        let mut config = VpnConfig::default();
+        config.max_tunnels_per_app = 1;
         let bearer = VpnBearer::new(config).unwrap();
         let mut reports = start(&bearer);
 

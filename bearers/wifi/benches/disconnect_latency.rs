@@ -38,11 +38,9 @@ impl Rig {
     /// Starts the bearer and an event watcher on `interface` of `dir` (on a runtime
     /// of 2 workers created in the calling thread's namespace).
     fn start(runtime: tokio::runtime::Runtime, dir: &Path, interface: &str) -> Self {
-        let config = WifiConfig {
-            interfaces: vec![interface.into()],
-            control_dir: dir.to_owned(),
-            ..WifiConfig::default()
-        };
+        let mut config = WifiConfig::default();
+        config.interfaces = vec![interface.into()];
+        config.control_dir = dir.to_owned();
         let bearer = WifiBearer::new(config).unwrap();
         let (bearer_tx, bearer_rx) = mpsc::channel();
         runtime.spawn(async move {

@@ -49,6 +49,7 @@ async fn main() -> netcore::Result<()> {
                 );
             }
             BearerEvent::Gone { key } => println!("{key}: gone"),
+            other => println!("{other:?}"),
         }))
         .await
 }

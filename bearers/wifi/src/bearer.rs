@@ -76,13 +76,14 @@ impl Peer {
             Some(Connection {
                 id: status.id,
                 quality: rssi_dbm.map(rssi_to_quality),
-                details: BearerDetails {
-                    ssid: status.ssid,
-                    bssid: status.bssid,
-                    frequency_mhz: status.frequency,
-                    security: status.key_mgmt,
-                    rssi_dbm,
-                    ..BearerDetails::default()
+                details: {
+                    let mut details = BearerDetails::default();
+                    details.ssid = status.ssid;
+                    details.bssid = status.bssid;
+                    details.frequency_mhz = status.frequency;
+                    details.security = status.key_mgmt;
+                    details.rssi_dbm = rssi_dbm;
+                    details
                 },
             })
         } else {

@@ -27,6 +27,7 @@ const MAX_SOCKET_PATH: usize = 107;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct WifiConfig {
     /// The interfaces wpa_supplicant manages; empty (the default): every wireless
     /// interface the kernel has.

@@ -122,17 +122,13 @@ async fn connected_network_has_id_quality_capabilities_and_link_properties() {
     assert_eq!(info.bearer_type, NetBearType::Wifi);
     assert_eq!(info.identifier.as_deref(), Some("4"));
     assert_eq!(info.quality, Some(78));
-    assert_eq!(
-        info.details,
-        netcore::BearerDetails {
-            ssid: Some("other".into()),
-            bssid: Some("02:00:00:00:01:00".into()),
-            frequency_mhz: Some(2412),
-            security: Some("NONE".into()),
-            rssi_dbm: Some(-61),
-            apn: None,
-        }
-    );
+    let d = &info.details;
+    assert_eq!(d.ssid.as_deref(), Some("other"));
+    assert_eq!(d.bssid.as_deref(), Some("02:00:00:00:01:00"));
+    assert_eq!(d.frequency_mhz, Some(2412));
+    assert_eq!(d.security.as_deref(), Some("NONE"));
+    assert_eq!(d.rssi_dbm, Some(-61));
+    assert_eq!(d.apn, None);
     for cap in [NetCap::Internet, NetCap::NotVpn, NetCap::NotMetered] {
         assert!(info.capabilities.contains(cap), "{cap}");
     }
@@ -213,10 +209,7 @@ async fn activation_selects_the_network_and_unknown_ids_are_refused() {
         "a network while disconnected"
     );
 
-    let request = |id: Option<&str>| ActivationRequest {
-        request: 7,
-        identifier: id.map(str::to_owned),
-    };
+    let request = |id: Option<&str>| ActivationRequest::new(7, id.map(str::to_owned));
     for (id, why) in [
         ("9", "unknown"),
         ("x", "not a wpa_supplicant network id"),
@@ -259,10 +252,7 @@ async fn release_disconnects_when_configured_and_activation_reconnects() {
     assert_eq!(e.code(), 2_100_001);
 
     rig.bearer
-        .activate(ActivationRequest {
-            request: 1,
-            identifier: None,
-        })
+        .activate(ActivationRequest::new(1, None))
         .await
         .unwrap();
     assert!(rig.fake().commands().contains(&"RECONNECT".to_owned()));
@@ -342,10 +332,7 @@ async fn missing_peer_is_a_service_error_at_once() {
     assert!(rig.events.try_recv().is_err());
     let e = rig
         .bearer
-        .activate(ActivationRequest {
-            request: 1,
-            identifier: Some("0".into()),
-        })
+        .activate(ActivationRequest::new(1, Some("0".into())))
         .await
         .unwrap_err();
     assert_eq!(e.code(), 2_100_002, "{e}");

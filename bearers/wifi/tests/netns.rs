@@ -15,12 +15,10 @@ const INTERFACE: &str = "w0";
 
 /// The bearer on `INTERFACE` with wpa_supplicant's sockets in `control`.
 fn bearer(control: PathBuf) -> WifiBearer {
-    let config = WifiConfig {
-        interfaces: vec![INTERFACE.into()],
-        control_dir: control,
-        ping_interval_ms: 200,
-        ..WifiConfig::default()
-    };
+    let mut config = WifiConfig::default();
+    config.interfaces = vec![INTERFACE.into()];
+    config.control_dir = control;
+    config.ping_interval_ms = 200;
     WifiBearer::new(config).unwrap()
 }
 
@@ -99,10 +97,7 @@ fn real_wpa_supplicant_connect_disconnect_kill_and_restart() {
     assert_eq!(wpa.cli("disconnect").trim(), "OK");
     runner.gone("wpa_cli disconnect before activation");
     let activate = |id: &str| {
-        let request = ActivationRequest {
-            request: 1,
-            identifier: Some(id.into()),
-        };
+        let request = ActivationRequest::new(1, Some(id.into()));
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

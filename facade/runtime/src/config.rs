@@ -29,6 +29,7 @@ pub const CONFIG_ENV: &str = "NETCORE_CONFIG";
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     /// When true the runtime programs the default route (its own, through the default
     /// network's gateway, at `route_metric`); when false (the default) it only
@@ -74,6 +75,7 @@ pub struct Config {
 /// The global HTTP proxy and PAC evaluation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ProxySettings {
     /// The global proxy, used by apps that set none of their own.
     pub global: Option<netcore::HttpProxy>,
@@ -109,6 +111,7 @@ impl Default for Config {
 /// Where bearer plugins come from and how each is configured.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PluginSettings {
     /// The directory whose `*.so` files are loaded; `$NETCORE_PLUGIN_DIR` overrides
     /// it. None: no plugins.
@@ -149,6 +152,7 @@ pub enum ProfileSetting {
 /// The engine's settings, in the units a person writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EngineSettings {
     /// Bearer preference for the default network.
     pub profile: ProfileSetting,

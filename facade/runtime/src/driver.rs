@@ -155,10 +155,7 @@ impl Driver {
             } => {
                 if let Some(b) = self.bearers.get(&bearer).cloned() {
                     self.shared.handle.spawn(async move {
-                        let request = ActivationRequest {
-                            request: request.0,
-                            identifier,
-                        };
+                        let request = ActivationRequest::new(request.0, identifier);
                         if let Err(e) = b.activate(request).await {
                             tracing::info!(bearer = b.name(), "activation refused: {e}");
                         }

@@ -66,7 +66,8 @@ pub(crate) struct ReportQueue {
 fn merge(waiting: &Report, new: Report) -> Merge<Report> {
     use BearerEvent::{Appeared, Changed, Gone};
     let (Report::Event(waiting), Report::Event(new)) = (waiting, new) else {
-        unreachable!("a run ends once: its end has a key of its own")
+        // A run's end has a key of its own: it never meets another report.
+        return Merge::Append(Report::Ended);
     };
     let merged = match (&**waiting, *new) {
         // The engine never saw it: nothing happened.
@@ -75,7 +76,7 @@ fn merge(waiting: &Report, new: Report) -> Merge<Report> {
         (Changed { .. } | Gone { .. }, Gone { key }) => Gone { key },
         (Changed { .. }, new) => new,
         // Gone, then back: a new network for the engine.
-        (Gone { .. }, new) => return Merge::Append(Report::Event(Box::new(new))),
+        (_, new) => return Merge::Append(Report::Event(Box::new(new))),
     };
     Merge::InPlace(Report::Event(Box::new(merged)))
 }
@@ -98,6 +99,7 @@ impl ReportQueue {
             BearerEvent::Appeared { key, .. }
             | BearerEvent::Changed { key, .. }
             | BearerEvent::Gone { key } => key.clone(),
+            _ => String::new(),
         };
         let key = ReportKey::Network(bearer, generation, key);
         let mut waiting = self.waiting();
@@ -240,6 +242,7 @@ mod tests {
                             format!("changed {key} {:?}", info.quality)
                         }
                         BearerEvent::Gone { key } => format!("gone {key}"),
+                        other => format!("{other:?}"),
                     },
                     Report::Ended => "ended".to_owned(),
                 };

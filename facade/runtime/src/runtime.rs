@@ -240,6 +240,7 @@ impl Resolve for SystemResolver {
 /// What [`Runtime::watch`] gives: the networks at that moment, then every event of
 /// every network as it happens.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Watch {
     /// The networks when watching started.
     pub networks: Vec<NetworkSnapshot>,
@@ -251,6 +252,7 @@ pub struct Watch {
 
 /// What became of one plugin file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PluginStatus {
     /// The file.
     pub path: std::path::PathBuf,
@@ -313,10 +315,8 @@ impl Builder {
             dns: self.dns.clone(),
             progress: Arc::clone(&progress),
         });
-        let pac_config = netcore_proxy::PacConfig {
-            worker_path: self.config.proxy.pac_worker.clone(),
-            ..netcore_proxy::PacConfig::default()
-        };
+        let mut pac_config = netcore_proxy::PacConfig::default();
+        pac_config.worker_path = self.config.proxy.pac_worker.clone();
         let shared = Arc::new(Shared {
             core: Mutex::new(Core {
                 engine,

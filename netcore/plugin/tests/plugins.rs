@@ -83,20 +83,14 @@ async fn a_plugin_reports_activates_and_releases_across_the_abi() {
         }
     );
 
-    let request = ActivationRequest {
-        request: 1,
-        identifier: Some("7".into()),
-    };
+    let request = ActivationRequest::new(1, Some("7".into()));
     plugin.activate(request).await.unwrap();
     wait_until("the activated network", || seen.lock().unwrap().len() == 2).await;
     assert!(
         matches!(&seen.lock().unwrap()[1], BearerEvent::Appeared { key, .. } if key == "wlan7")
     );
 
-    let unknown = ActivationRequest {
-        request: 2,
-        identifier: Some("8".into()),
-    };
+    let unknown = ActivationRequest::new(2, Some("8".into()));
     let err = plugin.activate(unknown).await.unwrap_err();
     assert_eq!(err.code(), 2100002);
     assert!(err.to_string().contains("no network"), "{err}");
@@ -123,10 +117,7 @@ async fn a_panicking_plugin_becomes_a_failed_bearer_and_the_host_goes_on() {
             "{err}"
         );
     }
-    let request = ActivationRequest {
-        request: 1,
-        identifier: None,
-    };
+    let request = ActivationRequest::new(1, None);
     let err = plugin.activate(request).await.unwrap_err();
     assert!(
         err.to_string().contains("panicked: activate always panics"),

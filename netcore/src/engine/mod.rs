@@ -44,6 +44,7 @@ pub const MAX_NETWORKS_PER_BEARER: usize = 1024;
 
 /// A snapshot of one network, for listings (`netcorectl list`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct NetworkSnapshot {
     /// The handle.
     pub handle: NetHandle,

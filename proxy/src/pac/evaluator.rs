@@ -30,6 +30,7 @@ pub const WORKER_FILE_NAME: &str = "netcore-pac-worker";
 
 /// Limits and locations of PAC evaluation.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PacConfig {
     /// The worker executable; `None` looks it up with [`locate_worker`].
     pub worker_path: Option<PathBuf>,

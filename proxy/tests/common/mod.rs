@@ -73,10 +73,9 @@ pub fn worker_path() -> PathBuf {
 }
 
 pub fn config() -> PacConfig {
-    PacConfig {
-        worker_path: Some(worker_path()),
-        ..PacConfig::default()
-    }
+    let mut config = PacConfig::default();
+    config.worker_path = Some(worker_path());
+    config
 }
 
 /// Sunday 2026-11-22 23:30:00 GMT, seen from GMT+1: Monday 2026-11-23 00:30:00.
