@@ -149,6 +149,9 @@ fn action_key(action: &Action, next_other: &mut u64) -> ActionKey {
     }
 }
 
+/// The longest a lookup waits for the driver to catch up with the engine.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(2);
+
 /// How far the driver is with the actions: lookups wait until it has carried out
 /// every action queued before them, so that they see the networks, default network
 /// and app bindings the engine has.
@@ -177,12 +180,15 @@ impl Progress {
         });
     }
 
-    /// Waits until the driver has carried out what is queued now.
+    /// Waits until the driver has carried out what is queued now (at most
+    /// [`CATCH_UP_LIMIT`]: a driver that is stuck must not hang every lookup).
     async fn caught_up(&self) {
         let queued = self.queued.load(Ordering::SeqCst);
         let mut applied = self.applied.subscribe();
-        // An error means the driver is gone: nothing will catch up any more.
-        let _ = applied.wait_for(|&done| done >= queued).await;
+        let wait = applied.wait_for(|&done| done >= queued);
+        if tokio::time::timeout(CATCH_UP_LIMIT, wait).await.is_err() {
+            tracing::warn!("the driver is behind the engine: looking up without it");
+        }
     }
 }
 
