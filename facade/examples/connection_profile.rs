@@ -81,7 +81,7 @@ pub async fn talk_through_cellular(
 async fn main() -> netcore::Result<()> {
     let mut args = std::env::args().skip(1);
     let manager = NetManager::embedded(Config::default()).await?;
-    let connection = Connection::new(&manager).await;
+    let connection = Connection::new(&manager).await?;
     let route = current_route(&connection)?;
     println!(
         "default connection {:?}: {} on {} ({:?})",

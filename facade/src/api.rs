@@ -1,15 +1,20 @@
 //! The seed's connection functions (seed 001, `@ohos.net.connection`) on
-//! [`NetManager`]. Each function's doc names its seed counterpart and the error codes
-//! it can return. They are async, as the seed's promises are; the
-//! [`crate::blocking`] module has the `*Sync` twins. The seed's 201 (permission
-//! denied) comes from netcored's permission check, not from an embedded runtime.
+//! [`NetManager`]. Each function's doc names its seed counterpart, the permission
+//! netcored checks for it, and the error codes it can return. They are async, as the
+//! seed's promises are; the [`crate::blocking`] module has the `*Sync` twins.
+//!
+//! Through netcored every function can also fail with 201 (the app lacks the
+//! permission named), 2100002 (netcored could not be reached) and 2100003; an
+//! embedded runtime grants every call.
 
 use netcore::engine::ConnectionId;
 use netcore::{
     ConnectionProperties, Error, NetAddress, NetCapabilities, NetHandle, NetIpMacInfo,
     NetPortStatesInfo, NetSpecifier, ProtocolType, Result,
 };
+use netcore_bus::{from_json, to_json};
 
+use crate::bus::{Reply, handle, handles};
 use crate::connection::NetConnection;
 use crate::manager::{Backend, NetManager};
 
@@ -42,162 +47,266 @@ impl NetManager {
     pub(crate) fn next_connection_id(&self) -> ConnectionId {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.next_connection_id(),
+            Backend::Bus(bus) => ConnectionId(bus.next_connection_id()),
         }
     }
 
-    /// `getDefaultNet`: the default network (never a VPN, always with INTERNET), or
-    /// netId 0 when there is none. Errors: none from an embedded runtime.
+    /// `getDefaultNet` (GET_NETWORK_INFO): the default network (never a VPN, always
+    /// with INTERNET), or netId 0 when there is none.
     pub async fn get_default_net(&self) -> Result<NetHandle> {
         match &self.backend {
             Backend::Embedded(runtime) => Ok(runtime.read(|e| e.default_net())),
+            Backend::Bus(bus) => handle(
+                bus.acting_for(self.app)?
+                    .proxy()
+                    .get_default_net()
+                    .await
+                    .reply()?,
+            ),
         }
     }
 
-    /// `hasDefaultNet`. Errors: none from an embedded runtime.
+    /// `hasDefaultNet` (GET_NETWORK_INFO).
     pub async fn has_default_net(&self) -> Result<bool> {
         match &self.backend {
             Backend::Embedded(runtime) => Ok(runtime.read(|e| e.has_default_net())),
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .has_default_net()
+                .await
+                .reply(),
         }
     }
 
-    /// `getAllNets`: every connected network. Errors: none from an embedded runtime.
+    /// `getAllNets` (GET_NETWORK_INFO): every connected network.
     pub async fn get_all_nets(&self) -> Result<Vec<NetHandle>> {
         match &self.backend {
             Backend::Embedded(runtime) => Ok(runtime.read(|e| e.all_nets())),
+            Backend::Bus(bus) => handles(
+                bus.acting_for(self.app)?
+                    .proxy()
+                    .get_all_nets()
+                    .await
+                    .reply()?,
+            ),
         }
     }
 
-    /// `getNetCapabilities`. Errors: 2100001 (unknown network).
+    /// `getNetCapabilities` (GET_NETWORK_INFO). Errors: 2100001 (unknown network).
     pub async fn get_net_capabilities(&self, net: NetHandle) -> Result<NetCapabilities> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime
                 .read(|e| e.net_capabilities(net))
                 .map(|caps| (*caps).clone()),
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_net_capabilities(net.net_id())
+                    .await
+                    .reply()?;
+                from_json("capabilities", &json)
+            }
         }
     }
 
-    /// `getConnectionProperties`. Errors: 2100001 (unknown network).
+    /// `getConnectionProperties` (GET_NETWORK_INFO). Errors: 2100001 (unknown
+    /// network).
     pub async fn get_connection_properties(&self, net: NetHandle) -> Result<ConnectionProperties> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime
                 .read(|e| e.connection_properties(net))
                 .map(|props| (*props).clone()),
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_connection_properties(net.net_id())
+                    .await
+                    .reply()?;
+                from_json("properties", &json)
+            }
         }
     }
 
-    /// `isDefaultNetMetered`: whether the default network lacks NOT_METERED (false
-    /// without a default network). Errors: none from an embedded runtime.
+    /// `isDefaultNetMetered` (GET_NETWORK_INFO): whether the default network lacks
+    /// NOT_METERED (false without a default network).
     pub async fn is_default_net_metered(&self) -> Result<bool> {
         match &self.backend {
             Backend::Embedded(runtime) => Ok(runtime.read(|e| e.is_default_net_metered())),
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .is_default_net_metered()
+                .await
+                .reply(),
         }
     }
 
-    /// `setAppNet`: binds this app to `net`; netId 0 unbinds. Errors: 2100001
-    /// (unknown network).
+    /// `setAppNet` (INTERNET): binds this app to `net`; netId 0 unbinds. Errors:
+    /// 2100001 (unknown network).
     pub async fn set_app_net(&self, net: NetHandle) -> Result<()> {
         let app = self.app;
         match &self.backend {
             Backend::Embedded(runtime) => runtime.input(|e, _| e.set_app_net(app, net)),
+            Backend::Bus(bus) => bus
+                .acting_for(app)?
+                .proxy()
+                .set_app_net(net.net_id())
+                .await
+                .reply(),
         }
     }
 
-    /// `getAppNet`: the network this app is bound to, or netId 0. Errors: none from
-    /// an embedded runtime.
+    /// `getAppNet`: the network this app is bound to, or netId 0.
     pub async fn get_app_net(&self) -> Result<NetHandle> {
         let app = self.app;
         match &self.backend {
             Backend::Embedded(runtime) => Ok(runtime.read(|e| e.app_net(app))),
+            Backend::Bus(bus) => handle(bus.acting_for(app)?.proxy().get_app_net().await.reply()?),
         }
     }
 
-    /// `reportNetConnected`: this app reached the internet through `net` (after a
-    /// portal login, say); netcore checks it again now. Errors: 2100001 (unknown
-    /// network).
+    /// `reportNetConnected` (GET_NETWORK_INFO and INTERNET): this app reached the
+    /// internet through `net` (after a portal login, say); netcore checks it again
+    /// now. Errors: 2100001 (unknown network).
     pub async fn report_net_connected(&self, net: NetHandle) -> Result<()> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.input(|e, now| e.report_net_connected(net, now)),
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .report_net_connected(net.net_id())
+                .await
+                .reply(),
         }
     }
 
-    /// `reportNetDisconnected`: this app could not reach the internet through `net`;
-    /// netcore checks it again now. Errors: 2100001 (unknown network).
+    /// `reportNetDisconnected` (GET_NETWORK_INFO and INTERNET): this app could not
+    /// reach the internet through `net`; netcore checks it again now. Errors: 2100001
+    /// (unknown network).
     pub async fn report_net_disconnected(&self, net: NetHandle) -> Result<()> {
         match &self.backend {
             Backend::Embedded(runtime) => {
                 runtime.input(|e, now| e.report_net_disconnected(net, now))
             }
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .report_net_disconnected(net.net_id())
+                .await
+                .reply(),
         }
     }
 
-    /// `setNetExtAttribute`. Errors: 2100001 (unknown network, attribute over 4096
-    /// bytes).
+    /// `setNetExtAttribute` (SET_NET_EXT_ATTRIBUTE). Errors: 2100001 (unknown
+    /// network, attribute over 4096 bytes).
     pub async fn set_net_ext_attribute(&self, net: NetHandle, attribute: &str) -> Result<()> {
         match &self.backend {
             Backend::Embedded(runtime) => {
                 runtime.input(|e, _| e.set_net_ext_attribute(net, attribute))
             }
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .set_net_ext_attribute(net.net_id(), attribute)
+                .await
+                .reply(),
         }
     }
 
-    /// `getNetExtAttribute`. Errors: 2100001 (unknown network).
+    /// `getNetExtAttribute` (GET_NETWORK_INFO). Errors: 2100001 (unknown network).
     pub async fn get_net_ext_attribute(&self, net: NetHandle) -> Result<String> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.read(|e| e.net_ext_attribute(net)),
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .get_net_ext_attribute(net.net_id())
+                .await
+                .reply(),
         }
     }
 
-    /// `getIpNeighTable`: the kernel's IPv4 and IPv6 neighbour entries (IP, MAC,
-    /// interface). Errors: 2100002, 2100003 (the kernel could not be asked).
+    /// `getIpNeighTable` (GET_NETWORK_INFO and GET_IP_MAC_INFO): the kernel's IPv4
+    /// and IPv6 neighbour entries (IP, MAC, interface). Errors: 2100002, 2100003 (the
+    /// kernel could not be asked).
     pub async fn get_ip_neigh_table(&self) -> Result<Vec<NetIpMacInfo>> {
-        let client = netcore_link::LinkClient::connect()?;
-        Ok(client.ip_neigh_table().await?)
+        match &self.backend {
+            Backend::Embedded(_) => {
+                let client = netcore_link::LinkClient::connect()?;
+                Ok(client.ip_neigh_table().await?)
+            }
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_ip_neigh_table()
+                    .await
+                    .reply()?;
+                from_json("neighbours", &json)
+            }
+        }
     }
 
-    /// `getSystemNetPortStates`: every TCP socket (with its remote side and state)
-    /// and UDP socket of the system, with owner uid and pid, from the kernel's
-    /// sock_diag. Errors: 2100003 (the kernel could not be asked).
+    /// `getSystemNetPortStates` (GET_IP_MAC_INFO): every TCP socket (with its remote
+    /// side and state) and UDP socket of the system, with owner uid and pid, from the
+    /// kernel's sock_diag. Errors: 2100003 (the kernel could not be asked).
     pub async fn get_system_net_port_states(&self) -> Result<NetPortStatesInfo> {
-        spawn_blocking(netcore_link::ports::system_net_port_states).await
+        match &self.backend {
+            Backend::Embedded(_) => {
+                spawn_blocking(netcore_link::ports::system_net_port_states).await
+            }
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_system_net_port_states()
+                    .await
+                    .reply()?;
+                from_json("port states", &json)
+            }
+        }
     }
 
-    /// `getConnectOwnerUid`: the uid of the app that owns the connection `local` →
-    /// `remote` (ports of 0 match any port; for UDP the local side alone decides
-    /// when nothing matches both), or -1. Only an app that runs a VPN
-    /// ([`NetManager::establish_vpn`]) may ask: anyone else gets 2100301. Errors:
-    /// 2100003 (the kernel could not be asked), 2100301.
+    /// `getConnectOwnerUid` (GET_NETWORK_INFO): the uid of the app that owns the
+    /// connection `local` → `remote` (ports of 0 match any port; for UDP the local
+    /// side alone decides when nothing matches both), or -1. Only an app that runs a
+    /// VPN ([`NetManager::establish_vpn`]) may ask: anyone else gets 2100301.
+    /// Errors: 2100003 (the kernel could not be asked), 2100301.
     pub async fn get_connect_owner_uid(
         &self,
         protocol: ProtocolType,
         local: NetAddress,
         remote: NetAddress,
     ) -> Result<i64> {
-        let manager = self.clone();
-        spawn_blocking(move || manager.connect_owner_uid_now(protocol, &local, &remote)).await
-    }
-
-    /// The blocking core of `getConnectOwnerUid` (see
-    /// [`NetManager::get_connect_owner_uid`]).
-    pub(crate) fn connect_owner_uid_now(
-        &self,
-        protocol: ProtocolType,
-        local: &NetAddress,
-        remote: &NetAddress,
-    ) -> Result<i64> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.vpn().require_vpn_app(self.app)?,
+            Backend::Embedded(runtime) => {
+                runtime.vpn().require_vpn_app(self.app)?;
+                let sockets = spawn_blocking(netcore_link::ports::dump_sockets).await?;
+                Ok(netcore_link::ports::connect_owner_uid(
+                    &sockets, protocol, &local, &remote,
+                ))
+            }
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .get_connect_owner_uid(
+                    u32::from(protocol.value()),
+                    &to_json(&local),
+                    &to_json(&remote),
+                )
+                .await
+                .reply(),
         }
-        let sockets = netcore_link::ports::dump_sockets()?;
-        Ok(netcore_link::ports::connect_owner_uid(
-            &sockets, protocol, local, remote,
-        ))
     }
 
-    /// `queryProbeResult`: one ICMP echo a second to `destination` (a name, resolved
-    /// on the default network, or an address) for `duration` seconds (1 to 1000,
-    /// else 2100001); loss in percent and RTT `[min, avg, max, stddev]` in ms.
-    /// Returns at once with what it has when a probe cannot be sent. Errors: 2100001,
-    /// 2100003.
+    /// `queryProbeResult` (INTERNET): one ICMP echo a second to `destination` (a
+    /// name, resolved on the default network, or an address) for `duration` seconds
+    /// (1 to 1000, else 2100001); loss in percent and RTT `[min, avg, max, stddev]`
+    /// in ms. Returns at once with what it has when a probe cannot be sent. Errors:
+    /// 2100001, 2100003.
     pub async fn query_probe_result(
         &self,
         destination: &str,
@@ -210,11 +319,21 @@ impl NetManager {
                     .query_probe_result(destination, duration)
                     .await
             }
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .query_probe_result(destination, duration)
+                    .await
+                    .reply()?;
+                from_json("probe result", &json)
+            }
         }
     }
 
-    /// `queryTraceRoute`: the hops to `destination` (up to `maxJumpNumber`, 1 to 30,
-    /// default 30; ICMP or UDP; five probes per hop). Errors: 2100001, 2100003.
+    /// `queryTraceRoute` (INTERNET and ACCESS_NET_TRACE_INFO): the hops to
+    /// `destination` (up to `maxJumpNumber`, 1 to 30, default 30; ICMP or UDP; five
+    /// probes per hop). Errors: 2100001, 2100003.
     pub async fn query_trace_route(
         &self,
         destination: &str,
@@ -227,6 +346,16 @@ impl NetManager {
                     .query_trace_route(destination, options)
                     .await
             }
+            Backend::Bus(bus) => {
+                let options = options.as_ref().map(to_json).unwrap_or_default();
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .query_trace_route(destination, &options)
+                    .await
+                    .reply()?;
+                from_json("hops", &json)
+            }
         }
     }
 }
@@ -238,13 +367,18 @@ impl NetManager {
     /// network (BEARER_VPN, no NOT_VPN, never the default network); it goes when the
     /// tunnel is closed or dropped. Errors: 201 (this process may not create TUN
     /// devices), 2100001 (invalid spec), 2100002 (the kernel refused), 2101022 (too
-    /// many VPNs).
+    /// many VPNs). Embedded runtimes only for now: through netcored it is 2100003.
     pub async fn establish_vpn(
         &self,
         spec: netcore_bearer_vpn::VpnSpec,
     ) -> Result<netcore_bearer_vpn::VpnTunnel> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.vpn().establish(self.app, spec).await,
+            Backend::Bus(_) => Err(Error::Internal(
+                "establishing a VPN through netcored is not offered yet: the tunnel's \
+                 descriptor would have to cross the bus"
+                    .into(),
+            )),
         }
     }
 }

@@ -1,33 +1,58 @@
-//! The seed's `*Sync` functions: the same calls as [`NetManager`]'s, returning at
-//! once. They may be called from any thread, also outside the runtime.
+//! The seed's `*Sync` functions: the same calls as [`NetManager`]'s, waiting for
+//! their answer. With an embedded runtime they answer at once from any thread.
+//! Through netcored they work from a plain thread or a thread of a multi-threaded
+//! tokio runtime (the wait moves off the runtime's workers); on the thread of a
+//! current-thread tokio runtime the answer could never arrive, so there they are
+//! refused (2100003): use the async functions.
 
-use netcore::{ConnectionProperties, NetAddress, NetCapabilities, NetHandle, ProtocolType, Result};
+use netcore::{
+    ConnectionProperties, Error, NetAddress, NetCapabilities, NetHandle, ProtocolType, Result,
+};
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::manager::NetManager;
 
-/// Runs a future that completes without waiting (the engine's calls never await).
-fn now<T>(future: impl std::future::Future<Output = T>) -> T {
-    futures::executor::block_on(future)
+/// Waits for `future`, a call of `manager`, from a thread that may not be a plain
+/// one.
+pub(crate) fn wait<T>(
+    manager: &NetManager,
+    future: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    if !manager.uses_daemon() {
+        // The embedded runtime's calls never wait for anything.
+        return futures::executor::block_on(future);
+    }
+    match Handle::try_current() {
+        Err(_) => futures::executor::block_on(future),
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+            Err(Error::Internal(
+                "a blocking call on the thread of a current-thread tokio runtime would never \
+                 be answered: call the async function"
+                    .into(),
+            ))
+        }
+        Ok(_) => tokio::task::block_in_place(|| futures::executor::block_on(future)),
+    }
 }
 
 /// `getDefaultNetSync`.
 pub fn get_default_net(manager: &NetManager) -> Result<NetHandle> {
-    now(manager.get_default_net())
+    wait(manager, manager.get_default_net())
 }
 
 /// `hasDefaultNetSync`.
 pub fn has_default_net(manager: &NetManager) -> Result<bool> {
-    now(manager.has_default_net())
+    wait(manager, manager.has_default_net())
 }
 
 /// `getAllNetsSync`.
 pub fn get_all_nets(manager: &NetManager) -> Result<Vec<NetHandle>> {
-    now(manager.get_all_nets())
+    wait(manager, manager.get_all_nets())
 }
 
 /// `getNetCapabilitiesSync`.
 pub fn get_net_capabilities(manager: &NetManager, net: NetHandle) -> Result<NetCapabilities> {
-    now(manager.get_net_capabilities(net))
+    wait(manager, manager.get_net_capabilities(net))
 }
 
 /// `getConnectionPropertiesSync`.
@@ -35,32 +60,32 @@ pub fn get_connection_properties(
     manager: &NetManager,
     net: NetHandle,
 ) -> Result<ConnectionProperties> {
-    now(manager.get_connection_properties(net))
+    wait(manager, manager.get_connection_properties(net))
 }
 
 /// `isDefaultNetMeteredSync`.
 pub fn is_default_net_metered(manager: &NetManager) -> Result<bool> {
-    now(manager.is_default_net_metered())
+    wait(manager, manager.is_default_net_metered())
 }
 
 /// `getAppNetSync`.
 pub fn get_app_net(manager: &NetManager) -> Result<NetHandle> {
-    now(manager.get_app_net())
+    wait(manager, manager.get_app_net())
 }
 
 /// `setAppNetSync` (the seed's `setAppNet` with a blocking caller).
 pub fn set_app_net(manager: &NetManager, net: NetHandle) -> Result<()> {
-    now(manager.set_app_net(net))
+    wait(manager, manager.set_app_net(net))
 }
 
 /// `setNetExtAttributeSync`.
 pub fn set_net_ext_attribute(manager: &NetManager, net: NetHandle, attribute: &str) -> Result<()> {
-    now(manager.set_net_ext_attribute(net, attribute))
+    wait(manager, manager.set_net_ext_attribute(net, attribute))
 }
 
 /// `getNetExtAttributeSync`.
 pub fn get_net_ext_attribute(manager: &NetManager, net: NetHandle) -> Result<String> {
-    now(manager.get_net_ext_attribute(net))
+    wait(manager, manager.get_net_ext_attribute(net))
 }
 
 /// `getConnectOwnerUidSync`.
@@ -70,5 +95,8 @@ pub fn get_connect_owner_uid(
     local: &NetAddress,
     remote: &NetAddress,
 ) -> Result<i64> {
-    manager.connect_owner_uid_now(protocol, local, remote)
+    wait(
+        manager,
+        manager.get_connect_owner_uid(protocol, *local, *remote),
+    )
 }

@@ -141,15 +141,11 @@ impl NetConnection {
         on_net_block_status_change, block, NetBlockStatusInfo
     );
 
-    /// `register`: starts following the network. With callbacks set, they are called
-    /// in event order on the runtime; without, read [`NetConnection::next_event`].
-    /// Errors: 2101008 when already registered, 2101022 when the app has 2000
-    /// registered connections.
+    /// `register` (GET_NETWORK_INFO): starts following the network. With callbacks
+    /// set, they are called in event order on the runtime; without, read
+    /// [`NetConnection::next_event`]. Errors: 2101008 when already registered,
+    /// 2101022 when the app has 2000 registered connections.
     pub async fn register(&mut self) -> Result<()> {
-        self.register_now()
-    }
-
-    pub(crate) fn register_now(&mut self) -> Result<()> {
         let mut events = match &self.manager.backend {
             Backend::Embedded(runtime) => runtime.register(
                 self.manager.app,
@@ -157,6 +153,17 @@ impl NetConnection {
                 self.spec.clone(),
                 self.timeout_ms,
             )?,
+            Backend::Bus(bus) => {
+                if self.registered {
+                    return Err(Error::CallbackExists(format!(
+                        "connection {} is already registered",
+                        self.id.0
+                    )));
+                }
+                bus.acting_for(self.manager.app)?
+                    .register(self.id.0, self.spec.clone(), self.timeout_ms)
+                    .await?
+            }
         };
         self.registered = true;
         self.error = None;
@@ -180,21 +187,17 @@ impl NetConnection {
     /// `unregister`: stops following the network; no event arrives after it.
     /// Errors: 2101007 when not registered.
     pub async fn unregister(&mut self) -> Result<()> {
-        self.unregister_now()?;
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => runtime.unregister(self.id)?,
+            Backend::Bus(bus) => bus.unregister(self.id.0).await?,
+        }
+        self.registered = false;
         if let Some(dispatcher) = self.dispatcher.take()
             && let Ok((callbacks, events)) = dispatcher.await
         {
             self.callbacks = callbacks;
             self.error = events.error();
         }
-        Ok(())
-    }
-
-    pub(crate) fn unregister_now(&mut self) -> Result<()> {
-        match &self.manager.backend {
-            Backend::Embedded(runtime) => runtime.unregister(self.id)?,
-        }
-        self.registered = false;
         Ok(())
     }
 
@@ -222,8 +225,19 @@ impl NetConnection {
 
 impl Drop for NetConnection {
     fn drop(&mut self) {
-        if self.registered {
-            let _ = self.unregister_now();
+        if !self.registered {
+            return;
+        }
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => {
+                let _ = runtime.unregister(self.id);
+            }
+            Backend::Bus(bus) => {
+                let (bus, id) = (bus.clone(), self.id.0);
+                bus.handle().clone().spawn(async move {
+                    let _ = bus.unregister(id).await;
+                });
+            }
         }
     }
 }

@@ -3,10 +3,13 @@
 
 use netcore::{ConversionProcess, NetAddress, NetHandle, QueryOptions, Result};
 
+use netcore_bus::from_json;
+
+use crate::bus::Reply;
 use crate::manager::{Backend, NetManager};
 
 impl NetManager {
-    /// `getAddressesByName`: the addresses of `host` (port 0), resolved on this
+    /// `getAddressesByName` (INTERNET): the addresses of `host` (port 0), resolved on this
     /// app's bound network, else on the default network; this app's custom rules
     /// answer first. Errors: 401, 2100001 (invalid host), 2100003 (not found,
     /// timeout, server failure, no network).
@@ -28,31 +31,51 @@ impl NetManager {
                     .get_addresses_by_name(self.app, None, host, options)
                     .await
             }
+            Backend::Bus(bus) => {
+                let family = u32::from(options.family.value());
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_addresses_by_name(0, host, family)
+                    .await
+                    .reply()?;
+                from_json("addresses", &json)
+            }
         }
     }
 
-    /// `addCustomDnsRule`: this app's lookups of `host` answer `ips` before any server
+    /// `addCustomDnsRule` (INTERNET): this app's lookups of `host` answer `ips` before any server
     /// is asked; no other app sees the rule. Errors: 401 (empty host or list),
     /// 2100001 (invalid host or address, too many rules or addresses).
     pub async fn add_custom_dns_rule<S: AsRef<str>>(&self, host: &str, ips: &[S]) -> Result<()> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.dns().add_custom_dns_rule(self.app, host, ips),
+            Backend::Bus(bus) => {
+                let ips = ips.iter().map(|ip| ip.as_ref().to_owned()).collect();
+                bus.acting_for(self.app)?
+                    .add_custom_dns_rule(host, ips)
+                    .await
+            }
         }
     }
 
-    /// `removeCustomDnsRule`. Errors: 401 (empty host), 2100001 (invalid host).
+    /// `removeCustomDnsRule` (INTERNET). Errors: 401 (empty host), 2100001 (invalid host).
     pub async fn remove_custom_dns_rule(&self, host: &str) -> Result<()> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.dns().remove_custom_dns_rule(self.app, host),
+            Backend::Bus(bus) => bus.acting_for(self.app)?.remove_custom_dns_rule(host).await,
         }
     }
 
-    /// `clearCustomDnsRules`. Errors: none from an embedded runtime.
+    /// `clearCustomDnsRules` (INTERNET).
     pub async fn clear_custom_dns_rules(&self) -> Result<()> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.dns().clear_custom_dns_rules(self.app),
+            Backend::Embedded(runtime) => {
+                runtime.dns().clear_custom_dns_rules(self.app);
+                Ok(())
+            }
+            Backend::Bus(bus) => bus.acting_for(self.app)?.clear_custom_dns_rules().await,
         }
-        Ok(())
     }
 
     /// `getDnsAscii`: `host` in ASCII (Punycode) form; `flag` defaults to
@@ -100,6 +123,15 @@ impl Network {
                     .get_addresses_by_name(app, Some(self.net), host, QueryOptions::default())
                     .await
             }
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(app)?
+                    .proxy()
+                    .get_addresses_by_name(self.net.net_id(), host, 0)
+                    .await
+                    .reply()?;
+                from_json("addresses", &json)
+            }
         }
     }
 
@@ -111,6 +143,15 @@ impl Network {
             Backend::Embedded(runtime) => {
                 runtime.get_address_by_name(app, Some(self.net), host).await
             }
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(app)?
+                    .proxy()
+                    .get_address_by_name(self.net.net_id(), host)
+                    .await
+                    .reply()?;
+                from_json("address", &json)
+            }
         }
     }
 
@@ -120,9 +161,19 @@ impl Network {
     /// sends. Errors: 2100001 (unknown network, interface gone), 201 (this process
     /// may not bind to an interface), 2100003 (closed socket).
     pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
-        let properties = match &self.manager.backend {
-            Backend::Embedded(runtime) => runtime.read(|e| e.connection_properties(self.net))?,
+        let interface = match &self.manager.backend {
+            Backend::Embedded(runtime) => runtime
+                .read(|e| e.connection_properties(self.net))?
+                .interface_name
+                .clone(),
+            Backend::Bus(_) => {
+                crate::blocking::wait(
+                    &self.manager,
+                    self.manager.get_connection_properties(self.net),
+                )?
+                .interface_name
+            }
         };
-        socket.bind_to_interface(&properties.interface_name)
+        socket.bind_to_interface(&interface)
     }
 }

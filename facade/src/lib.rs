@@ -31,6 +31,7 @@
 
 mod api;
 pub mod blocking;
+mod bus;
 mod connection;
 mod dns_api;
 mod manager;

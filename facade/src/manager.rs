@@ -1,13 +1,16 @@
 //! [`NetManager`]: the connection manager as an application sees it, and where its
-//! calls go (its backend).
+//! calls go (its backend): the runtime embedded in this process, or netcored over
+//! the system bus.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use netcore::engine::NetworkSnapshot;
 use netcore::{AppId, Bearer, NetBearType, NetHandle, Result};
+use netcore_bus::from_json;
 use netcore_runtime::{PluginStatus, Runtime, Validator, Watch};
 
+use crate::bus::{BusClient, Reply};
 use crate::config::Config;
 
 /// Where a [`NetManager`]'s calls go. The API is the same whatever the backend: the
@@ -16,16 +19,18 @@ use crate::config::Config;
 pub(crate) enum Backend {
     /// The runtime in this process.
     Embedded(Runtime),
+    /// netcored, over the system bus.
+    Bus(BusClient),
 }
 
 /// The connection manager, as an application sees it: the seed's connection module.
 /// Cloning it is cheap; every clone talks to the same backend. App-scoped state
 /// (bound network, requests, DNS rules, app proxy) belongs to the app identity of
-/// the handle: this process's uid, or the one given to [`NetManager::for_app`].
+/// the handle: this process's uid, or for an embedded runtime the one given to
+/// [`NetManager::for_app`].
 ///
 /// Permissions (the seed's 201) are checked by netcored for the apps it serves; an
-/// embedded runtime grants every call, so the functions below never return 201
-/// from it.
+/// embedded runtime grants every call.
 #[derive(Clone)]
 pub struct NetManager {
     pub(crate) backend: Backend,
@@ -36,6 +41,7 @@ impl std::fmt::Debug for NetManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NetManager")
             .field("app", &self.app)
+            .field("daemon", &self.uses_daemon())
             .finish_non_exhaustive()
     }
 }
@@ -93,9 +99,36 @@ impl NetManager {
         Ok(Self::on(Runtime::embedded(config).await?))
     }
 
-    /// The same manager acting for `app`. The embedded runtime trusts its caller, so
+    /// netcored over the system bus (`$DBUS_SYSTEM_BUS_ADDRESS`, else the system's):
+    /// the same API as [`NetManager::embedded`], acting for this process's app as
+    /// the bus identifies it. Must be called on a tokio runtime. 2100002 when there is
+    /// no bus or no netcored on it.
+    pub async fn connect() -> Result<Self> {
+        Ok(Self {
+            backend: Backend::Bus(BusClient::connect().await?),
+            app: AppId::current(),
+        })
+    }
+
+    /// netcored when it runs on the system bus, else an embedded runtime with
+    /// `config`.
+    pub async fn new(config: Config) -> Result<Self> {
+        if BusClient::daemon_runs().await {
+            Self::connect().await
+        } else {
+            Self::embedded(config).await
+        }
+    }
+
+    /// Whether the calls go to netcored (else to a runtime in this process).
+    pub fn uses_daemon(&self) -> bool {
+        matches!(self.backend, Backend::Bus(_))
+    }
+
+    /// The same manager acting for `app`. An embedded runtime trusts its caller, so
     /// this is for trusted code acting on an app's behalf (tests, a system service);
-    /// an app of netcored is always the app the bus says it is.
+    /// netcored serves a process as the app the bus says it is, so through it every
+    /// call of another app's manager is 201.
     pub fn for_app(&self, app: AppId) -> Self {
         Self {
             backend: self.backend.clone(),
@@ -112,63 +145,115 @@ impl NetManager {
     pub fn runtime(&self) -> Option<&Runtime> {
         match &self.backend {
             Backend::Embedded(runtime) => Some(runtime),
+            Backend::Bus(_) => None,
         }
     }
 
     /// Waits until no network has changed for `quiet`, or until `limit` has passed.
     pub async fn settle(&self, quiet: Duration, limit: Duration) {
-        match &self.backend {
-            Backend::Embedded(runtime) => runtime.settle(quiet, limit).await,
+        let Ok(mut watch) = self.watch().await else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let until = (tokio::time::Instant::now() + quiet).min(deadline);
+            match tokio::time::timeout_at(until, watch.events.recv()).await {
+                Ok(Some(_)) if tokio::time::Instant::now() < deadline => continue,
+                _ => return,
+            }
         }
     }
 
-    /// Every network now, then every event of every network as it happens.
-    pub fn watch(&self) -> Watch {
+    /// Every network now, then every event of every network as it happens
+    /// (GET_NETWORK_INFO).
+    pub async fn watch(&self) -> Result<Watch> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.watch(),
+            Backend::Embedded(runtime) => Ok(runtime.watch()),
+            Backend::Bus(bus) => bus.acting_for(self.app)?.watch().await,
         }
     }
 
-    /// What became of each plugin file of the plugin directory.
-    pub fn plugins(&self) -> Vec<PluginStatus> {
+    /// What became of each plugin file of the plugin directory (GET_NETWORK_INFO).
+    pub async fn plugins(&self) -> Result<Vec<PluginStatus>> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.plugins(),
+            Backend::Embedded(runtime) => Ok(runtime.plugins()),
+            Backend::Bus(bus) => {
+                let json = bus.acting_for(self.app)?.proxy().plugins().await.reply()?;
+                let plugins: Vec<(String, String, bool)> = from_json("plugins", &json)?;
+                Ok(plugins
+                    .into_iter()
+                    .map(|(path, what, loaded)| {
+                        PluginStatus::new(path.into(), if loaded { Ok(what) } else { Err(what) })
+                    })
+                    .collect())
+            }
         }
     }
 
-    /// The types of the bearers that run.
-    pub fn bearer_types(&self) -> Vec<NetBearType> {
+    /// The types of the bearers that run (GET_NETWORK_INFO).
+    pub async fn bearer_types(&self) -> Result<Vec<NetBearType>> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.bearer_types().to_vec(),
+            Backend::Embedded(runtime) => Ok(runtime.bearer_types().to_vec()),
+            Backend::Bus(bus) => bus
+                .acting_for(self.app)?
+                .proxy()
+                .bearer_types()
+                .await
+                .reply()?
+                .into_iter()
+                .map(|t| NetBearType::try_from(i64::from(t)))
+                .collect(),
         }
     }
 
-    /// A snapshot of every network (for listings).
-    pub fn snapshots(&self) -> Vec<NetworkSnapshot> {
+    /// A snapshot of every network, for listings (GET_NETWORK_INFO).
+    pub async fn snapshots(&self) -> Result<Vec<NetworkSnapshot>> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.read(|e| {
+            Backend::Embedded(runtime) => Ok(runtime.read(|e| {
                 e.all_nets()
                     .into_iter()
                     .filter_map(|net| e.snapshot(net).ok())
                     .collect()
-            }),
+            })),
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_networks()
+                    .await
+                    .reply()?;
+                from_json("networks", &json)
+            }
         }
     }
 
-    /// A snapshot of one network; an unknown netId is 2100001.
-    pub fn snapshot(&self, net: NetHandle) -> Result<NetworkSnapshot> {
+    /// A snapshot of one network (GET_NETWORK_INFO); an unknown netId is 2100001.
+    pub async fn snapshot(&self, net: NetHandle) -> Result<NetworkSnapshot> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.read(|e| e.snapshot(net)),
+            Backend::Bus(bus) => {
+                let json = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .get_network(net.net_id())
+                    .await
+                    .reply()?;
+                from_json("network", &json)
+            }
         }
     }
 
     /// Forgets everything of this manager's app: its requests (their subscriptions
     /// end and the quota is free again), its network binding, its custom DNS rules,
-    /// its HTTP proxy and the VPNs it runs. netcored calls it when an app leaves the
-    /// bus.
-    pub async fn remove_app(&self) {
+    /// its HTTP proxy and the VPNs it runs. netcored does it by itself when the
+    /// app's last client leaves the bus.
+    pub async fn remove_app(&self) -> Result<()> {
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.remove_app(self.app).await,
+            Backend::Embedded(runtime) => {
+                runtime.remove_app(self.app).await;
+                Ok(())
+            }
+            Backend::Bus(bus) => bus.acting_for(self.app)?.remove_app().await,
         }
     }
 
@@ -176,6 +261,7 @@ impl NetManager {
     pub(crate) fn proxy_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.proxy_changes(),
+            Backend::Bus(bus) => bus.proxy_changes(),
         }
     }
 
@@ -183,6 +269,7 @@ impl NetManager {
     pub(crate) fn handle(&self) -> &tokio::runtime::Handle {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.handle(),
+            Backend::Bus(bus) => bus.handle(),
         }
     }
 }

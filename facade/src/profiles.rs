@@ -513,6 +513,10 @@ struct Inner {
     state: Mutex<State>,
     /// The requests of the open profiles, by what they ask for.
     open: Mutex<HashMap<(ProfileType, Option<String>), NetConnection>>,
+    /// The networks as last read: read again at every change of any of them.
+    networks: Mutex<Vec<NetworkSnapshot>>,
+    /// The types of the bearers that run.
+    bearer_types: Vec<NetBearType>,
 }
 
 impl Inner {
@@ -520,16 +524,21 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn profiles(&self) -> Vec<Profile> {
-        self.manager
-            .snapshots()
-            .iter()
-            .filter_map(Profile::of)
-            .collect()
+    fn networks(&self) -> MutexGuard<'_, Vec<NetworkSnapshot>> {
+        self.networks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Samples statistics and calls the callbacks whose value changed.
+    fn profiles(&self) -> Vec<Profile> {
+        self.networks().iter().filter_map(Profile::of).collect()
+    }
+
+    /// Reads the networks again, samples statistics and calls the callbacks whose
+    /// value changed.
     async fn update(&self) {
+        match self.manager.snapshots().await {
+            Ok(networks) => *self.networks() = networks,
+            Err(e) => tracing::debug!("the networks could not be read: {e}"),
+        }
         let profiles = self.profiles();
         let proxy = proxy_text(&self.manager).await;
         let default = profiles.iter().find(|p| p.is_default);
@@ -594,7 +603,9 @@ impl Drop for Connection {
 
 impl Connection {
     /// `connection_create()`: a handle on `manager`'s networks. Needs a tokio runtime.
-    pub async fn new(manager: &NetManager) -> Self {
+    /// Errors: those of [`NetManager::watch`] (through netcored: 201 without
+    /// GET_NETWORK_INFO, 2100002 when it cannot be reached).
+    pub async fn new(manager: &NetManager) -> Result<Self> {
         let inner = Arc::new(Inner {
             manager: manager.clone(),
             state: Mutex::new(State {
@@ -603,8 +614,10 @@ impl Connection {
                 seen: Seen::default(),
             }),
             open: Mutex::default(),
+            networks: Mutex::default(),
+            bearer_types: manager.bearer_types().await?,
         });
-        let mut watch = manager.watch();
+        let mut watch = manager.watch().await?;
         let mut proxy_changes = manager.proxy_changes();
         inner.update().await;
         let watcher = tokio::spawn({
@@ -631,7 +644,7 @@ impl Connection {
                 }
             }
         });
-        Self { inner, watcher }
+        Ok(Self { inner, watcher })
     }
 
     fn default_profile(&self) -> Option<Profile> {
@@ -658,7 +671,7 @@ impl Connection {
     }
 
     fn has_bearer(&self, bearer: NetBearType) -> bool {
-        self.inner.manager.bearer_types().contains(&bearer)
+        self.inner.bearer_types.contains(&bearer)
     }
 
     fn has_network(&self, ty: ProfileType) -> bool {
@@ -777,8 +790,7 @@ impl Connection {
             }
         };
         self.inner
-            .manager
-            .snapshots()
+            .networks()
             .iter()
             .filter(|s| s.capabilities.network_cap.contains(cap))
             .filter_map(Profile::of)
@@ -789,14 +801,13 @@ impl Connection {
     /// `connection_profile_refresh()`: `profile` as its network is now; a network
     /// that went leaves the profile as it was, disconnected.
     pub fn refresh_profile(&self, profile: &Profile) -> Profile {
-        match self
+        let fresh = self
             .inner
-            .manager
-            .snapshot(profile.net)
-            .ok()
-            .as_ref()
-            .and_then(Profile::of)
-        {
+            .networks()
+            .iter()
+            .find(|n| n.handle == profile.net)
+            .and_then(Profile::of);
+        match fresh {
             Some(fresh) => fresh,
             None => Profile {
                 state: ProfileState::Disconnected,
@@ -829,6 +840,7 @@ impl Connection {
                         .inner
                         .manager
                         .snapshot(net)
+                        .await
                         .ok()
                         .as_ref()
                         .and_then(Profile::of)

@@ -331,7 +331,7 @@ async fn a_slow_subscriber_does_not_hold_others_up() {
 #[tokio::test]
 async fn watch_sees_every_network() {
     let s = start(ValidationResult::Failed);
-    let mut watch = s.manager.watch();
+    let mut watch = s.manager.watch().await.unwrap();
     assert!(watch.networks.is_empty());
     s.cell.connect("wwan0", cell());
     s.wifi.connect("wlan0", wifi());
@@ -452,7 +452,9 @@ async fn bind_socket_binds_to_the_network_interface() {
         .update("wlan0", NetworkInfo::new(NetBearType::Wifi, "nc-absent0"));
     wait_for("renamed", true, || {
         s.manager
-            .snapshot(net)
+            .runtime()
+            .unwrap()
+            .read(|e| e.snapshot(net))
             .map(|n| n.properties.interface_name == "nc-absent0")
             .unwrap_or(false)
     })
@@ -492,7 +494,7 @@ async fn removing_an_app_releases_all_of_its_state_and_no_other_apps() {
     let mut kept = staying.create_net_connection(None, 0);
     kept.register().await.unwrap();
 
-    leaving.remove_app().await;
+    leaving.remove_app().await.unwrap();
 
     // Its connections end after what they had queued.
     let first = &mut connections[0];

@@ -245,7 +245,7 @@ async fn connection_profile_routes_and_talks_through_the_cellular_profile() {
     use netcore_facade::profiles::{AddressFamily, Connection};
 
     let w = world();
-    let connection = Connection::new(&w.manager).await;
+    let connection = Connection::new(&w.manager).await.unwrap();
     assert_eq!(
         connection_profile::current_route(&connection)
             .unwrap_err()

@@ -79,7 +79,7 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 #[tokio::test]
 async fn type_addresses_states_and_profiles_follow_the_networks() {
     let (manager, wifi_bearer, cell_bearer) = start();
-    let connection = Connection::new(&manager).await;
+    let connection = Connection::new(&manager).await.unwrap();
     let types = Arc::new(Mutex::new(Vec::new()));
     let addresses = Arc::new(Mutex::new(Vec::new()));
     {
@@ -218,7 +218,7 @@ async fn type_addresses_states_and_profiles_follow_the_networks() {
 #[tokio::test]
 async fn proxy_and_its_callback() {
     let (manager, _wifi, _cell) = start();
-    let connection = Connection::new(&manager).await;
+    let connection = Connection::new(&manager).await.unwrap();
     assert_eq!(connection.proxy(AddressFamily::Ipv4).await.unwrap(), "");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     {
@@ -261,7 +261,7 @@ fn send_over_loopback(bytes: usize) {
 async fn statistics_count_the_interface_bytes_per_type() {
     const SENT: u64 = 1_000_000;
     let (manager, wifi_bearer, _cell) = start();
-    let connection = Connection::new(&manager).await;
+    let connection = Connection::new(&manager).await.unwrap();
     // A simulated Wi-Fi network on the loopback interface, whose counters are real.
     wifi_bearer.connect("lo", wifi_info("lo"));
     wait_until("Wi-Fi up", || {
@@ -358,7 +358,7 @@ async fn opening_a_profile_activates_its_network_and_closing_releases_it() {
         .validator(Arc::new(Valid))
         .start()
         .unwrap();
-    let connection = Connection::new(&manager).await;
+    let connection = Connection::new(&manager).await.unwrap();
     // Wi-Fi is the default network, so cellular is up only while asked for.
     wifi.connect("wlan0", wifi_info("wlan0"));
     cell.connect("wwan0", cell_info());

@@ -163,9 +163,18 @@ async fn eventually<T: std::fmt::Debug>(what: &str, mut check: impl FnMut() -> O
     panic!("timed out waiting for {what}");
 }
 
+/// Every network of the manager's embedded runtime, now.
+fn snapshots(manager: &NetManager) -> Vec<NetworkSnapshot> {
+    manager.runtime().expect("an embedded runtime").read(|e| {
+        e.all_nets()
+            .into_iter()
+            .filter_map(|net| e.snapshot(net).ok())
+            .collect()
+    })
+}
+
 fn network_on(manager: &NetManager, interface: &str) -> Option<NetworkSnapshot> {
-    manager
-        .snapshots()
+    snapshots(manager)
         .into_iter()
         .find(|n| n.properties.interface_name == interface)
 }
@@ -186,7 +195,7 @@ async fn events_until_available(
             .unwrap();
         let iface = event
             .net_handle()
-            .and_then(|h| manager.snapshot(h).ok())
+            .and_then(|h| snapshots(manager).into_iter().find(|n| n.handle == h))
             .map(|n| n.properties.interface_name.clone())
             .unwrap_or_else(|| "gone".into());
         if matches!(event, NetEvent::Available(_)) && iface == interface {
@@ -214,7 +223,7 @@ fn ethernet_plugin_follows_the_links_of_a_device() {
 
         // The plugins: Ethernet and the panicking one load; the other ABI is refused
         // with both versions named.
-        let report = manager.plugins();
+        let report = manager.plugins().await.unwrap();
         let outcome = |file: &str| {
             report
                 .iter()
@@ -314,7 +323,7 @@ fn ethernet_plugin_follows_the_links_of_a_device() {
         let up1 = network_on(&manager, "up1").unwrap().handle;
         dev.ip(&["link", "del", "up1"]).unwrap();
         eventually("up1 gone", || {
-            (!manager.snapshots().iter().any(|n| n.handle == up1)).then_some(())
+            (!snapshots(&manager).iter().any(|n| n.handle == up1)).then_some(())
         })
         .await;
         dev.add_veth("up7", "peer7").unwrap();

@@ -56,7 +56,7 @@ fn wpa_supplicant_disconnect_and_reconnect_reach_the_app() {
         let first = next_presence(&mut connection).await;
         assert!(first.starts_with("netAvailable"), "{first}");
         let net = manager.get_default_net().await.unwrap();
-        let snapshot = manager.snapshot(net).unwrap();
+        let snapshot = manager.snapshot(net).await.unwrap();
         assert_eq!(snapshot.capabilities.bearer_types, vec![NetBearType::Wifi]);
         assert!(
             snapshot

@@ -1,11 +1,13 @@
 //! The one error type of netcore's public API, carrying the seed's error codes.
 
+use serde::{Deserialize, Serialize};
+
 /// Result alias used across netcore.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a name could not be resolved. Every kind maps to code 2100003 (the seed has no
 /// finer code), but each keeps its own variant and message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ResolveFailure {
     /// The name does not exist (NXDOMAIN) or has no address of the asked family.
@@ -30,8 +32,9 @@ impl std::fmt::Display for ResolveFailure {
 }
 
 /// An error of the connection API. [`Error::code`] gives the seed's numeric code and
-/// `Display` the seed's message followed by what was wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// `Display` the seed's message followed by what was wrong. It serializes (netcored
+/// sends it to its clients whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Error {
     /// 201: the caller lacks the permission the function needs.

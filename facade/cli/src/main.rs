@@ -17,15 +17,26 @@ use serde_json::{Value, json};
     about = "Watch and query netcore's networks"
 )]
 struct Cli {
-    /// Configuration file (default: $NETCORE_CONFIG, else built-in defaults).
+    /// Configuration file of the embedded runtime (default: $NETCORE_CONFIG, else
+    /// built-in defaults).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Run the runtime in this process even when netcored is on the bus.
+    #[arg(long, global = true)]
+    embedded: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Whether netcored serves (else this process runs the runtime itself), and
+    /// what it has.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Live networks, the default network and events as they happen.
     Monitor {
         /// One JSON object per line: first the current networks, then each event.
@@ -157,11 +168,16 @@ async fn run(cli: Cli) -> netcore::Result<()> {
     {
         config.proxy.pac_worker = std::env::current_exe().ok();
     }
-    let manager = NetManager::embedded(config).await?;
+    let manager = if cli.embedded {
+        NetManager::embedded(config).await?
+    } else {
+        NetManager::new(config).await?
+    };
     match cli.command {
+        Command::Status { json } => status(&manager, json).await,
         Command::Monitor { json, count } => monitor(&manager, json, count).await,
         Command::List { json } => {
-            let networks = manager.snapshots();
+            let networks = manager.snapshots().await?;
             if json {
                 let list: Vec<Value> = networks.iter().map(network_json).collect();
                 println!("{}", Value::Array(list));
@@ -259,7 +275,7 @@ async fn run(cli: Cli) -> netcore::Result<()> {
         }
         Command::Show { net_id, json } => {
             let net = NetHandle::new(net_id)?;
-            let snapshot = manager.snapshot(net)?;
+            let snapshot = manager.snapshot(net).await?;
             if json {
                 println!("{}", network_json(&snapshot));
             } else {
@@ -270,15 +286,49 @@ async fn run(cli: Cli) -> netcore::Result<()> {
     }
 }
 
+/// Who serves, and what it has.
+async fn status(manager: &NetManager, json: bool) -> netcore::Result<()> {
+    let served_by = if manager.uses_daemon() {
+        "netcored"
+    } else {
+        "embedded"
+    };
+    let networks = manager.snapshots().await?;
+    let default_net = manager.get_default_net().await?;
+    let bearers: Vec<String> = manager
+        .bearer_types()
+        .await?
+        .iter()
+        .map(|t| t.seed_name().trim_start_matches("BEARER_").to_lowercase())
+        .collect();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "servedBy": served_by,
+                "networks": networks.len(),
+                "defaultNet": default_net,
+                "bearers": bearers,
+            })
+        );
+    } else {
+        println!("served by:   {served_by}");
+        println!("bearers:     {}", bearers.join(", "));
+        println!("networks:    {}", networks.len());
+        println!("default net: {default_net}");
+    }
+    Ok(())
+}
+
 async fn monitor(manager: &NetManager, json: bool, count: Option<u64>) -> netcore::Result<()> {
-    let mut watch = manager.watch();
+    let mut watch = manager.watch().await?;
     let table = !json && std::io::stdout().is_terminal();
     let mut recent: Vec<String> = Vec::new();
     if json {
         let networks: Vec<Value> = watch.networks.iter().map(network_json).collect();
         emit_line(&json!({ "networks": networks, "defaultNet": watch.default_net }));
     } else if table {
-        redraw(manager, &recent);
+        redraw(manager, &recent).await;
     } else {
         print_table(&watch.networks);
     }
@@ -303,7 +353,7 @@ async fn monitor(manager: &NetManager, json: bool, count: Option<u64>) -> netcor
                 if recent.len() > 12 {
                     recent.remove(0);
                 }
-                redraw(manager, &recent);
+                redraw(manager, &recent).await;
             } else {
                 println!("{line}");
             }
@@ -436,13 +486,13 @@ fn print_table(networks: &[NetworkSnapshot]) {
     }
 }
 
-fn redraw(manager: &NetManager, recent: &[String]) {
+async fn redraw(manager: &NetManager, recent: &[String]) {
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "\x1b[2J\x1b[H");
     let _ = out.flush();
     drop(out);
     println!("netcore monitor (Ctrl-C to quit)\n");
-    print_table(&manager.snapshots());
+    print_table(&manager.snapshots().await.unwrap_or_default());
     println!("\nEvents:");
     for line in recent {
         println!("  {line}");

@@ -152,6 +152,17 @@ impl Publisher {
         Delivery::Queued
     }
 
+    /// Ends the subscription with `error`: the subscriber reads what is queued, then
+    /// `None`, and [`Subscription::error`] gives `error`.
+    pub(crate) fn fail(&self, error: Error) {
+        let mut queue = self.0.queue();
+        if queue.end.is_none() {
+            queue.end = Some(End::Failed(error));
+        }
+        drop(queue);
+        self.0.ready.notify_one();
+    }
+
     /// Ends the subscription: the subscriber reads what is queued, then `None`.
     pub(crate) fn close(&self) {
         let mut queue = self.0.queue();
@@ -197,8 +208,8 @@ impl Subscription {
         queue.end.as_ref().map(|_| None)
     }
 
-    /// Why the subscription ended early: the subscriber fell too far behind. `None`
-    /// while it runs and when it ended normally.
+    /// Why the subscription ended early (the subscriber fell too far behind, or
+    /// what fed it failed). `None` while it runs and when it ended normally.
     pub fn error(&self) -> Option<Error> {
         match &self.0.queue().end {
             Some(End::Failed(error)) => Some(error.clone()),
@@ -238,6 +249,12 @@ impl SubscriptionSender {
     /// Ends the subscription after what is queued.
     pub fn close(&self) {
         self.0.close()
+    }
+
+    /// Ends the subscription after what is queued, with `error` for
+    /// [`Subscription::error`].
+    pub fn fail(&self, error: Error) {
+        self.0.fail(error)
     }
 }
 

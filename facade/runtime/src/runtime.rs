@@ -256,6 +256,22 @@ pub struct Watch {
     pub events: Subscription,
 }
 
+impl Watch {
+    /// A watch of `networks` and `default_net` whose later events come from `events`
+    /// (for a client of a daemon that feeds them).
+    pub fn new(
+        networks: Vec<NetworkSnapshot>,
+        default_net: NetHandle,
+        events: Subscription,
+    ) -> Self {
+        Self {
+            networks,
+            default_net,
+            events,
+        }
+    }
+}
+
 /// What became of one plugin file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -264,6 +280,13 @@ pub struct PluginStatus {
     pub path: std::path::PathBuf,
     /// The plugin's name when it loaded, or why it was refused.
     pub outcome: std::result::Result<String, String>,
+}
+
+impl PluginStatus {
+    /// The status of the plugin file `path`.
+    pub fn new(path: std::path::PathBuf, outcome: std::result::Result<String, String>) -> Self {
+        Self { path, outcome }
+    }
 }
 
 /// Builds a [`Runtime`] from bearers and a validator.

@@ -276,16 +276,30 @@ impl PacEvaluator {
             Some(path) => path.clone(),
             None => locate_worker()?,
         };
-        let mut child = Command::new(&path)
+        let mut command = Command::new(&path);
+        command
             .arg("--memory-limit")
             .arg(self.config.memory_limit_bytes.to_string())
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| worker_failure(&format!("starting {}", path.display()), e))?;
+            .kill_on_drop(true);
+        // A worker file that was just written can be "busy" for a moment (another
+        // thread forked while it was open for writing): try again a few times.
+        let mut tries = 0;
+        let mut child = loop {
+            match command.spawn() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 5 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                spawned => {
+                    break spawned
+                        .map_err(|e| worker_failure(&format!("starting {}", path.display()), e))?;
+                }
+            }
+        };
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(worker_failure("starting", "no pipes"));
         };
