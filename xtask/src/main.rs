@@ -68,6 +68,10 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         package: "netcorectl",
         test: "system_monitor",
     },
+    SystemSuite {
+        package: "netcored",
+        test: "system_daemon",
+    },
 ];
 
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS
