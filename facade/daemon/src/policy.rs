@@ -104,8 +104,10 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// Parses a policy; a bad permission, uid or group name is 2100001 naming it.
-    /// Groups are names (looked up now) or numbers.
+    /// Parses a policy; a bad permission or uid is 2100001 naming it. Groups are
+    /// names (looked up now) or numbers; a group name this system does not have
+    /// grants nothing (with a warning): policies are shared by systems whose groups
+    /// differ.
     pub fn from_toml(text: &str) -> Result<Self> {
         let file: PolicyFile =
             toml::from_str(text).map_err(|e| Error::invalid(format!("policy: {e}")))?;
@@ -120,13 +122,13 @@ impl Policy {
         for (group, permissions) in file.group {
             let gid = match group.parse::<u32>() {
                 Ok(gid) => gid,
-                Err(_) => nix::unistd::Group::from_name(&group)
-                    .ok()
-                    .flatten()
-                    .map(|g| g.gid.as_raw())
-                    .ok_or_else(|| {
-                        Error::invalid(format!("policy: there is no group {group:?}"))
-                    })?,
+                Err(_) => match nix::unistd::Group::from_name(&group).ok().flatten() {
+                    Some(found) => found.gid.as_raw(),
+                    None => {
+                        tracing::warn!(group, "policy: no such group here: it grants nothing");
+                        continue;
+                    }
+                },
             };
             by_gid.insert(gid, permissions);
         }
@@ -212,11 +214,35 @@ mod tests {
     }
 
     #[test]
+    fn groups_by_name_and_missing_groups() {
+        let policy = Policy::from_toml(
+            "[group]\nroot = [\"GET_IP_MAC_INFO\"]\nno-such-group-here = [\"SET_PAC_URL\"]\n",
+        )
+        .unwrap();
+        let in_root_group = policy.permissions_of(AppId::from_uid(7), &[0]);
+        assert!(in_root_group.contains(&Permission::GetIpMacInfo));
+        assert!(!in_root_group.contains(&Permission::SetPacUrl));
+    }
+
+    #[test]
+    fn the_shipped_files_parse() {
+        let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/");
+        let policy = std::fs::read_to_string(format!("{dist}policy.toml")).unwrap();
+        let policy = Policy::from_toml(&policy).unwrap();
+        assert_eq!(
+            policy.permissions_of(AppId::from_uid(4321), &[]),
+            ordinary_app()
+        );
+        let config = std::fs::read_to_string(format!("{dist}netcored.toml")).unwrap();
+        let config = netcore_runtime::Config::from_toml(&config).unwrap();
+        assert!(config.manage);
+    }
+
+    #[test]
     fn bad_policies_are_2100001() {
         for (text, needle) in [
             ("default = [\"FLY\"]\n", "FLY"),
             ("[uid]\nbob = [\"INTERNET\"]\n", "bob"),
-            ("[group]\nno-such-group-here = []\n", "no-such-group-here"),
             ("colour = 1\n", "colour"),
         ] {
             let err = Policy::from_toml(text).unwrap_err();

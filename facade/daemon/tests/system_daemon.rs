@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netcore_dbus::testing::DbusDaemon;
 use netcore_link::testing::{NetNs, is_root};
 use serde_json::{Value, json};
 
@@ -176,6 +175,13 @@ async fn client_command(
                 Err(_) => json!("none"),
             }
         }
+        "own_name" => {
+            let owned = async {
+                let connection = zbus::Connection::system().await?;
+                connection.request_name(netcore_bus::BUS_NAME).await
+            };
+            json!(owned.await.is_ok())
+        }
         "exit" => json!(null),
         other => return Err(netcore::Error::invalid(format!("unknown op {other:?}"))),
     })
@@ -288,12 +294,92 @@ fn topology() -> Topology {
     Topology { dev, uplinks }
 }
 
+/// A private system bus: dbus-daemon on a socket in a directory of the test. With
+/// `strict`, its policy is the one of a distribution's system bus (Debian's
+/// `system.conf`: nobody owns or calls a name unless a policy file allows it) plus
+/// netcored's own policy file from `dist/`; else everyone may do everything.
+struct Bus {
+    _process: Process,
+    address: String,
+}
+
+impl Bus {
+    fn start(dir: &Path, strict: bool) -> Self {
+        let socket = dir.join("bus");
+        let policy = if strict {
+            format!(
+                r#"<policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+  <include>{}/dist/org.netcore.Netcore1.conf</include>"#,
+                env!("CARGO_MANIFEST_DIR")
+            )
+        } else {
+            r#"<policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>"#
+                .to_owned()
+        };
+        let config = dir.join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  {policy}
+</busconfig>
+"#,
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--nopidfile", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(!line.trim().is_empty(), "dbus-daemon printed no address");
+        Self {
+            _process: Process(child),
+            address: line.trim().to_owned(),
+        }
+    }
+
+    fn address(&self) -> &str {
+        &self.address
+    }
+}
+
 /// Everything a scenario needs: the bus, the topology, the daemon, the client
 /// program.
 struct Rig {
     // Dropped in this order: the daemon before its bus.
     daemon: Option<Process>,
-    bus: DbusDaemon,
+    bus: Bus,
     topology: Topology,
     program: PathBuf,
     dir: tempfile::TempDir,
@@ -301,10 +387,15 @@ struct Rig {
 
 impl Rig {
     fn start() -> Self {
+        Self::on_bus(false)
+    }
+
+    /// With a system bus's policy and netcored's policy file.
+    fn on_bus(strict: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Other uids reach the bus's socket and run the client program here.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let bus = DbusDaemon::start(dir.path()).expect("dbus-daemon runs");
+        let bus = Bus::start(dir.path(), strict);
         std::fs::write(dir.path().join("netcored.toml"), CONFIG).unwrap();
         std::fs::write(dir.path().join("policy.toml"), policy()).unwrap();
         let program = dir.path().join("client");
@@ -634,6 +725,14 @@ fn bad_input_gets_errors_and_others_are_served() {
     println!("bad_input_gets_errors_and_others_are_served: ok ({sent} flood calls)");
 }
 
+fn the_bus_policy_lets_root_own_the_name_and_every_app_call() {
+    let rig = Rig::on_bus(true);
+    let mut b = rig.client(app(B));
+    assert!(b.ok(json!({ "op": "default_net" })).is_u64());
+    assert_eq!(b.ok(json!({ "op": "own_name" })), json!(false));
+    println!("the_bus_policy_lets_root_own_the_name_and_every_app_call: ok");
+}
+
 fn main() {
     if std::env::var_os(CLIENT_ENV).is_some() {
         client_main();
@@ -656,6 +755,13 @@ fn main() {
         bus_installed,
         "the suite needs dbus-daemon (package dbus; `cargo xtask test` installs it)"
     );
+    // Nothing here may hang CI: a client that never answers ends the suite.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(300));
+        eprintln!("system_daemon: still running after 300 s: a client or netcored hangs");
+        std::process::exit(1);
+    });
+    the_bus_policy_lets_root_own_the_name_and_every_app_call();
     two_apps_share_networks_but_not_their_state();
     a_carrier_cut_reaches_the_client_in_order();
     the_request_quota_is_per_app_and_freed_when_its_client_leaves();
