@@ -37,7 +37,7 @@ pub fn check_internet(manager: &NetManager) -> netcore::Result<Internet> {
 
 #[tokio::main]
 async fn main() -> netcore::Result<()> {
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     println!("{:?}", check_internet(&manager)?);
     Ok(())
 }

@@ -80,7 +80,7 @@ pub async fn talk_through_cellular(
 #[tokio::main]
 async fn main() -> netcore::Result<()> {
     let mut args = std::env::args().skip(1);
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     let connection = Connection::new(&manager).await?;
     let route = current_route(&connection)?;
     println!(

@@ -22,7 +22,7 @@ pub async fn default_network(
 
 #[tokio::main]
 async fn main() -> netcore::Result<()> {
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     match default_network(&manager).await? {
         None => println!("no default network"),
         Some((net, caps, props)) => {

@@ -32,7 +32,7 @@ pub async fn list_networks(manager: &NetManager) -> netcore::Result<Vec<NetworkI
 
 #[tokio::main]
 async fn main() -> netcore::Result<()> {
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     for n in list_networks(&manager).await? {
         let caps: Vec<&str> = n
             .capabilities

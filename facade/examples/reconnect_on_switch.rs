@@ -52,7 +52,7 @@ async fn main() -> netcore::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8080".into())
         .parse()
         .map_err(|e| netcore::Error::invalid(format!("server address: {e}")))?;
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     let networks = reconnect_on_switch(&manager, server, 1).await?;
     println!("connected on {networks:?}");
     Ok(())

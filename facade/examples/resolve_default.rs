@@ -19,7 +19,7 @@ async fn main() -> netcore::Result<()> {
     let host = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "example.com".into());
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     for address in resolve_on_default(&manager, &host).await? {
         println!("{}", address.ip());
     }

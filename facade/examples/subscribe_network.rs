@@ -36,7 +36,7 @@ pub async fn subscribe_wifi(
 
 #[tokio::main]
 async fn main() -> netcore::Result<()> {
-    let manager = NetManager::embedded(Config::default()).await?;
+    let manager = NetManager::new(Config::default()).await?;
     for event in subscribe_wifi(&manager, 10_000, 1).await? {
         println!("{}: {:?}", event.name(), event.net_handle());
     }

@@ -4,7 +4,9 @@
 //!   system suites (installing the packages they need);
 //! - `integration`: the system suites alone (network namespaces; need root, else
 //!   skipped with the reason printed, never passed);
-//! - `bench`: every criterion benchmark, then a table of the medians.
+//! - `bench`: every criterion benchmark, then a table of the medians;
+//! - `daemon`: netcored on a private system bus, for development: it prints the
+//!   bus's address for `netcorectl` and apps in other shells, and stops on Ctrl-C.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -97,8 +99,9 @@ fn main() -> ExitCode {
         "test" => test(),
         "integration" => integration(),
         "bench" => bench(),
+        "daemon" => daemon(),
         _ => {
-            eprintln!("usage: cargo xtask <test|integration|bench>");
+            eprintln!("usage: cargo xtask <test|integration|bench|daemon>");
             return ExitCode::from(2);
         }
     };
@@ -207,6 +210,80 @@ fn integration() -> Result<(), String> {
         ])?;
     }
     Ok(())
+}
+
+/// Builds netcored and the PAC worker, starts a private system bus in
+/// `target/xtask-daemon` and netcored on it (observing this host: the configuration
+/// is `$NETCORE_CONFIG` when set, else the defaults, without `manage`), and waits.
+fn daemon() -> Result<(), String> {
+    cargo(&[
+        "build",
+        "-p",
+        "netcored",
+        "-p",
+        "netcore-proxy",
+        "--bin",
+        "netcored",
+        "--bin",
+        "netcore-pac-worker",
+    ])?;
+    let dir = workspace_root().join("target").join("xtask-daemon");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let socket = dir.join("bus");
+    let _ = std::fs::remove_file(&socket);
+    let config = dir.join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"#,
+            socket.display()
+        ),
+    )
+    .map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut bus = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--nopidfile"])
+        .spawn()
+        .map_err(|e| format!("cannot start dbus-daemon (package dbus): {e}"))?;
+    let address = format!("unix:path={}", socket.display());
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!(
+        "netcored on a private bus; in another shell:
+"
+    );
+    println!("  export DBUS_SYSTEM_BUS_ADDRESS={address}");
+    println!(
+        "  cargo run -p netcorectl -- status
+"
+    );
+    let status = Command::new(workspace_root().join("target/debug/netcored"))
+        .args(["--bus", &address])
+        .status();
+    let _ = bus.kill();
+    let _ = bus.wait();
+    match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("netcored ended: {status}")),
+        Err(e) => Err(format!("cannot run netcored: {e}")),
+    }
 }
 
 fn bench() -> Result<(), String> {

@@ -733,6 +733,50 @@ fn the_bus_policy_lets_root_own_the_name_and_every_app_call() {
     println!("the_bus_policy_lets_root_own_the_name_and_every_app_call: ok");
 }
 
+/// The example programs of netcore-facade run unchanged against netcored: in the
+/// host's namespace, they show the device namespace's uplinks, which only the
+/// daemon sees.
+fn the_examples_run_against_the_daemon() {
+    let rig = Rig::start();
+    let mut a = rig.client(app(A));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.ok(json!({ "op": "all_nets" })).as_array().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "both uplinks as networks");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let examples = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .join("examples");
+    for (example, expected) in [
+        ("list_networks", "on up0"),
+        ("default_capabilities", "interface up0"),
+        ("check_internet", ""),
+        ("connection_profile", "on up0"),
+    ] {
+        let program = examples.join(example);
+        assert!(
+            program.exists(),
+            "{} is not built: `cargo xtask test` builds it (or cargo build -p netcore-facade --examples)",
+            program.display()
+        );
+        let out = Command::new(&program)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", rig.bus.address())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{example}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(expected), "{example}: {stdout}");
+    }
+    println!("the_examples_run_against_the_daemon: ok");
+}
+
 fn main() {
     if std::env::var_os(CLIENT_ENV).is_some() {
         client_main();
@@ -767,4 +811,5 @@ fn main() {
     the_request_quota_is_per_app_and_freed_when_its_client_leaves();
     clients_recover_when_the_daemon_is_killed();
     bad_input_gets_errors_and_others_are_served();
+    the_examples_run_against_the_daemon();
 }
