@@ -1,6 +1,6 @@
 //! The bus backend: [`NetManager`](crate::NetManager)'s calls to netcored over D-Bus.
 //!
-//! Events of the client's connections arrive as `NetEvent` signals sent to this
+//! Events of the client's connections arrive as `NetEvents` signals sent to this
 //! client alone; they are read, with the bus's `NameOwnerChanged`, from one stream in
 //! the order the bus delivered them. When netcored goes away, every connection that
 //! had a network gets `netLost` for it (and every monitor for each network it knew);
@@ -421,18 +421,43 @@ async fn follow(shared: std::sync::Weak<Shared>, mut messages: zbus::MessageStre
         let member = header.member().map(|m| m.as_str().to_owned());
         let ours = header.interface().is_some_and(|i| i.as_str() == INTERFACE);
         match member.as_deref() {
-            Some("NetEvent") if ours => {
-                if let Ok((id, event)) = message.body().deserialize::<(u64, String)>()
-                    && let Ok(event) = from_json::<NetEvent>("event", &event)
-                {
-                    shared.connection_event(id, event);
+            Some("NetEvents") if ours => {
+                let Ok((events, payloads)) = message
+                    .body()
+                    .deserialize::<(Vec<(u64, u32)>, Vec<String>)>()
+                else {
+                    continue;
+                };
+                let payloads: Vec<Option<NetEvent>> = payloads
+                    .iter()
+                    .map(|p| from_json::<NetEvent>("event", p).ok())
+                    .collect();
+                for (id, index) in events {
+                    let event = usize::try_from(index)
+                        .ok()
+                        .and_then(|i| payloads.get(i).cloned().flatten());
+                    if let Some(event) = event {
+                        shared.connection_event(id, event);
+                    }
                 }
             }
-            Some("WatchEvent") if ours => {
-                if let Ok(event) = message.body().deserialize::<String>()
-                    && let Ok(event) = from_json::<NetEvent>("event", &event)
-                {
-                    shared.watch_event(event);
+            Some("WatchEvents") if ours => {
+                let Ok(events) = message.body().deserialize::<Vec<String>>() else {
+                    continue;
+                };
+                for event in events {
+                    if let Ok(event) = from_json::<NetEvent>("event", &event) {
+                        shared.watch_event(event);
+                    }
+                }
+            }
+            Some("ConnectionEnded") if ours => {
+                if let Ok((id, error)) = message.body().deserialize::<(u64, String)>() {
+                    let error = from_json::<Error>("error", &error)
+                        .unwrap_or_else(|e| Error::Internal(format!("netcored: {e}")));
+                    if let Some(registered) = shared.state().connections.remove(&id) {
+                        registered.events.fail(error);
+                    }
                 }
             }
             Some("ProxyChanged") if ours => {

@@ -13,10 +13,13 @@
 //!   code (`"2100001: Invalid parameter value: ..."`) and whose second argument is
 //!   the error whole, so that the client gets back the same [`netcore::Error`]
 //!   ([`BusError`], [`error_from_bus`]).
-//! - Events of a registered connection are signals `NetEvent` sent to the client that
-//!   registered it alone (unicast), with the connection id the client chose; a
-//!   monitor's are `WatchEvent`, also unicast. `ProxyChanged` (no payload) is the one
-//!   broadcast: every client reads its proxy again.
+//! - Events of registered connections are signals `NetEvents` sent to the client that
+//!   registered them alone (unicast): whatever waited for that client, each event
+//!   with the connection id the client chose, in order per connection (an event of
+//!   several connections is written once, in the payloads); a monitor's
+//!   are `WatchEvents`, also unicast; `ConnectionEnded` says a connection ended on
+//!   netcored's side (it fell too far behind). `ProxyChanged` (no payload) is the
+//!   one broadcast: every client reads its proxy again.
 
 use netcore::Error;
 use serde::Serialize;
@@ -237,12 +240,16 @@ mod proxy {
         /// `queryTraceRoute` (`options` JSON or ""; JSON).
         fn query_trace_route(&self, destination: &str, options: &str) -> zbus::Result<String>;
 
-        /// An event of the client's connection `connection` (JSON), sent to it alone.
+        /// Events of the client's connections (id, index of the JSON event in
+        /// `payloads`), sent to it alone.
         #[zbus(signal)]
-        fn net_event(&self, connection: u64, event: String) -> zbus::Result<()>;
-        /// An event of any network (JSON), sent to each watching client alone.
+        fn net_events(&self, events: Vec<(u64, u32)>, payloads: Vec<String>) -> zbus::Result<()>;
+        /// Events of any network (JSON), sent to each watching client alone.
         #[zbus(signal)]
-        fn watch_event(&self, event: String) -> zbus::Result<()>;
+        fn watch_events(&self, events: Vec<String>) -> zbus::Result<()>;
+        /// A connection ended on netcored's side with an error (JSON).
+        #[zbus(signal)]
+        fn connection_ended(&self, connection: u64, error: String) -> zbus::Result<()>;
         /// The proxy settings changed: read them again.
         #[zbus(signal)]
         fn proxy_changed(&self) -> zbus::Result<()>;

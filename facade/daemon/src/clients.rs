@@ -3,18 +3,22 @@
 //!
 //! A client is a connection to the bus (a unique name). Its app is its uid, as the
 //! bus daemon says (`GetConnectionCredentials`); its permissions come from the policy
-//! for that uid and the groups of its process. Its registered connections forward
-//! their events to it alone. When it leaves the bus, its connections are unregistered
-//! at once; when the last client of its app leaves, the app's state goes too.
+//! for that uid and the groups of its process. The events of its registered
+//! connections and of its monitor go to it alone, by one task per client that sends
+//! whatever is waiting in one signal (`NetEvents`, `WatchEvents`): a default switch
+//! seen by a client's hundred connections is one message, not four hundred. When it
+//! leaves the bus, its connections are unregistered at once; when the last client of
+//! its app leaves, the app's state goes too.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures::StreamExt;
-use netcore::engine::ConnectionId;
+use netcore::engine::{ConnectionId, NetEvent};
 use netcore::{AppId, Error, NetSpecifier, Result};
 use netcore_bus::to_json;
-use netcore_runtime::Runtime;
+use netcore_runtime::{Runtime, Subscription};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use zbus::names::{BusName, OwnedUniqueName, UniqueName};
 use zbus::object_server::SignalEmitter;
@@ -42,10 +46,25 @@ impl Caller {
 
 #[derive(Default)]
 struct Registered {
-    /// The client's ids of its connections, with the runtime's and their forwarder.
-    connections: HashMap<u64, (ConnectionId, AbortHandle)>,
-    /// The forwarder of its monitor, if it watches.
-    watch: Option<AbortHandle>,
+    /// The client's ids of its connections, with the runtime's and their events.
+    connections: HashMap<u64, (ConnectionId, Subscription)>,
+    /// The events of its monitor, if it watches.
+    watch: Option<Subscription>,
+    /// The task that sends the client its events.
+    forwarder: Option<AbortHandle>,
+}
+
+/// What the forwarder found waiting. Each distinct event is written once: the
+/// connections' entries point into `payloads` (a switch seen by a hundred
+/// connections carries its network's properties once).
+#[derive(Default)]
+struct Waiting {
+    events: Vec<(u64, u32)>,
+    payloads: Vec<String>,
+    distinct: Vec<NetEvent>,
+    watched: Vec<String>,
+    /// Connections whose events ended with an error: they are gone.
+    failed: Vec<(u64, String)>,
 }
 
 /// One client on the bus.
@@ -54,11 +73,75 @@ pub struct Client {
     pub caller: Caller,
     name: OwnedUniqueName,
     registered: Mutex<Registered>,
+    /// Woken when any of its subscriptions has something new.
+    wake: Arc<Notify>,
 }
 
 impl Client {
     fn registered(&self) -> MutexGuard<'_, Registered> {
         self.registered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes everything waiting in the client's subscriptions, in order per
+    /// subscription.
+    fn take_waiting(&self) -> Waiting {
+        let mut waiting = Waiting::default();
+        let mut registered = self.registered();
+        registered.connections.retain(|&id, (_, events)| {
+            while let Some(event) = events.try_recv() {
+                let index = match waiting.distinct.iter().position(|e| *e == event) {
+                    Some(index) => index,
+                    None => {
+                        waiting.payloads.push(to_json(&event));
+                        waiting.distinct.push(event);
+                        waiting.distinct.len() - 1
+                    }
+                };
+                waiting
+                    .events
+                    .push((id, u32::try_from(index).unwrap_or(u32::MAX)));
+            }
+            match events.error() {
+                Some(error) => {
+                    waiting.failed.push((id, to_json(&error)));
+                    false
+                }
+                None => true,
+            }
+        });
+        if let Some(watch) = &mut registered.watch {
+            while let Some(event) = watch.try_recv() {
+                waiting.watched.push(to_json(&event));
+            }
+        }
+        waiting
+    }
+}
+
+/// Sends `client` what waits for it, each time something does, while it lives.
+async fn forward(client: Weak<Client>, wake: Arc<Notify>, emitter: SignalEmitter<'static>) {
+    loop {
+        wake.notified().await;
+        let Some(client) = client.upgrade() else {
+            return;
+        };
+        let waiting = client.take_waiting();
+        drop(client);
+        let sent = async {
+            if !waiting.events.is_empty() {
+                emitter.net_events(waiting.events, waiting.payloads).await?;
+            }
+            if !waiting.watched.is_empty() {
+                emitter.watch_events(waiting.watched).await?;
+            }
+            for (id, error) in waiting.failed {
+                emitter.connection_ended(id, error).await?;
+            }
+            zbus::Result::Ok(())
+        };
+        if let Err(e) = sent.await {
+            tracing::debug!("events could not be sent: {e}");
+        }
     }
 }
 
@@ -120,6 +203,7 @@ impl Clients {
             caller,
             name: sender.to_owned().into(),
             registered: Mutex::default(),
+            wake: Arc::new(Notify::new()),
         });
         let mut clients = self.clients();
         let client = clients.entry(client.name.clone()).or_insert(client).clone();
@@ -127,7 +211,7 @@ impl Clients {
     }
 
     /// `NetConnection.register` for `client`, whose id of it is `id`: its events go to
-    /// the client alone, as `NetEvent` signals carrying `id`.
+    /// the client alone, in `NetEvents` signals carrying `id`.
     pub fn register(
         &self,
         client: &Arc<Client>,
@@ -141,57 +225,56 @@ impl Clients {
                 "connection {id} is already registered"
             )));
         }
+        self.start_forwarder(client, &mut registered)?;
         let connection = self.runtime.next_connection_id();
-        let mut events = self
+        let events = self
             .runtime
             .register(client.caller.app, connection, spec, timeout_ms)?;
-        let emitter = self.emitter_to(&client.name)?;
-        let forwarder = self.runtime.handle().spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let Err(e) = emitter.net_event(id, to_json(&event)).await {
-                    tracing::debug!("an event could not be sent: {e}");
-                }
-            }
-        });
-        registered
-            .connections
-            .insert(id, (connection, forwarder.abort_handle()));
+        events.wake_also(Arc::clone(&client.wake));
+        registered.connections.insert(id, (connection, events));
+        // The first events may be queued already.
+        client.wake.notify_one();
+        Ok(())
+    }
+
+    /// Starts the client's forwarder if it has none yet.
+    fn start_forwarder(&self, client: &Arc<Client>, registered: &mut Registered) -> Result<()> {
+        if registered.forwarder.is_none() {
+            let emitter = self.emitter_to(&client.name)?;
+            let task = self.runtime.handle().spawn(forward(
+                Arc::downgrade(client),
+                Arc::clone(&client.wake),
+                emitter,
+            ));
+            registered.forwarder = Some(task.abort_handle());
+        }
         Ok(())
     }
 
     /// `NetConnection.unregister` of the client's connection `id`; 2101007 when it has
     /// none of that id.
     pub fn unregister(&self, client: &Client, id: u64) -> Result<()> {
-        let (connection, forwarder) =
+        let (connection, _) =
             client.registered().connections.remove(&id).ok_or_else(|| {
                 Error::CallbackNotFound(format!("connection {id} is not registered"))
             })?;
-        forwarder.abort();
         self.runtime.unregister(connection)
     }
 
     /// Starts the client's monitor; returns the networks and default network now.
-    pub fn watch(&self, client: &Client) -> Result<String> {
-        let mut watch = self.runtime.watch();
-        let emitter = self.emitter_to(&client.name)?;
-        let forwarder = self.runtime.handle().spawn(async move {
-            while let Some(event) = watch.events.recv().await {
-                if let Err(e) = emitter.watch_event(to_json(&event)).await {
-                    tracing::debug!("a monitor event could not be sent: {e}");
-                }
-            }
-        });
-        if let Some(old) = client.registered().watch.replace(forwarder.abort_handle()) {
-            old.abort();
-        }
+    pub fn watch(&self, client: &Arc<Client>) -> Result<String> {
+        let mut registered = client.registered();
+        self.start_forwarder(client, &mut registered)?;
+        let watch = self.runtime.watch();
+        watch.events.wake_also(Arc::clone(&client.wake));
+        registered.watch = Some(watch.events);
+        client.wake.notify_one();
         Ok(to_json(&(&watch.networks, watch.default_net)))
     }
 
     /// Stops the client's monitor.
     pub fn unwatch(&self, client: &Client) {
-        if let Some(forwarder) = client.registered().watch.take() {
-            forwarder.abort();
-        }
+        client.registered().watch = None;
     }
 
     /// Tells every client that the proxy settings changed (the one broadcast: it
@@ -223,12 +306,11 @@ impl Clients {
             return;
         };
         let registered = std::mem::take(&mut *client.registered());
-        if let Some(watch) = registered.watch {
-            watch.abort();
+        if let Some(forwarder) = registered.forwarder {
+            forwarder.abort();
         }
         let count = registered.connections.len();
-        for (connection, forwarder) in registered.connections.into_values() {
-            forwarder.abort();
+        for (connection, _) in registered.connections.into_values() {
             let _ = self.runtime.unregister(connection);
         }
         let app = client.caller.app;

@@ -120,7 +120,8 @@ async fn serve() -> Result<()> {
         None => zbus::connection::Builder::system().map_err(bus)?,
     };
     let connection = builder.build().await.map_err(bus)?;
-    let runtime = Runtime::embedded(config).await?;
+    // Announced at once: clients follow the networks as the bearers find them.
+    let runtime = Runtime::embedded_builder(config)?.start()?;
     let clients = Arc::new(Clients::new(runtime.clone(), policy, connection.clone()));
     connection
         .object_server()

@@ -537,18 +537,30 @@ impl Service {
         Ok(to_json(&hops))
     }
 
-    /// An event of the client's connection `connection` (JSON `NetEvent`), sent to
-    /// that client alone.
+    /// Events of the client's connections, in order per connection: each its
+    /// connection id and the index of its JSON `NetEvent` in `payloads` (an event
+    /// that several connections get is written once); sent to that client alone.
     #[zbus(signal)]
-    pub async fn net_event(
+    pub async fn net_events(
         emitter: &SignalEmitter<'_>,
-        connection: u64,
-        event: String,
+        events: Vec<(u64, u32)>,
+        payloads: Vec<String>,
     ) -> zbus::Result<()>;
 
-    /// An event of any network (JSON `NetEvent`), sent to each watching client alone.
+    /// Events of any network (JSON `NetEvent`s), in order, sent to each watching
+    /// client alone.
     #[zbus(signal)]
-    pub async fn watch_event(emitter: &SignalEmitter<'_>, event: String) -> zbus::Result<()>;
+    pub async fn watch_events(emitter: &SignalEmitter<'_>, events: Vec<String>)
+    -> zbus::Result<()>;
+
+    /// The client's connection `connection` ended on netcored's side with `error`
+    /// (JSON): it fell too far behind, and is no longer registered.
+    #[zbus(signal)]
+    pub async fn connection_ended(
+        emitter: &SignalEmitter<'_>,
+        connection: u64,
+        error: String,
+    ) -> zbus::Result<()>;
 
     /// The proxy settings changed: clients read theirs again.
     #[zbus(signal)]

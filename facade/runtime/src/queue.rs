@@ -51,11 +51,22 @@ struct Queue {
 struct Channel {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Woken too whenever the subscription has something new to read: one task can
+    /// read many subscriptions ([`Subscription::wake_also`]).
+    also: Mutex<Option<Arc<Notify>>>,
 }
 
 impl Channel {
     fn queue(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the reader (and whoever else follows) that there is something new.
+    fn wake(&self) {
+        self.ready.notify_one();
+        if let Some(also) = &*self.also.lock().unwrap_or_else(|e| e.into_inner()) {
+            also.notify_one();
+        }
     }
 }
 
@@ -104,6 +115,7 @@ pub(crate) fn subscription(max_unread: usize) -> (Publisher, Subscription) {
             receiver_alive: true,
         }),
         ready: Notify::new(),
+        also: Mutex::default(),
     });
     (Publisher(Arc::clone(&channel)), Subscription(channel))
 }
@@ -144,11 +156,11 @@ impl Publisher {
                 queue.max_unread
             ))));
             drop(queue);
-            self.0.ready.notify_one();
+            self.0.wake();
             return Delivery::Overflowed;
         }
         drop(queue);
-        self.0.ready.notify_one();
+        self.0.wake();
         Delivery::Queued
     }
 
@@ -160,7 +172,7 @@ impl Publisher {
             queue.end = Some(End::Failed(error));
         }
         drop(queue);
-        self.0.ready.notify_one();
+        self.0.wake();
     }
 
     /// Ends the subscription: the subscriber reads what is queued, then `None`.
@@ -170,7 +182,7 @@ impl Publisher {
             queue.end = Some(End::Closed);
         }
         drop(queue);
-        self.0.ready.notify_one();
+        self.0.wake();
     }
 }
 
@@ -191,6 +203,13 @@ impl Subscription {
             }
             self.0.ready.notified().await;
         }
+    }
+
+    /// Wakes `notify` too whenever there is something new to read (an event, or the
+    /// end): a task reading many subscriptions with [`Subscription::try_recv`]
+    /// waits on one notification for all of them.
+    pub fn wake_also(&self, notify: Arc<Notify>) {
+        *self.0.also.lock().unwrap_or_else(|e| e.into_inner()) = Some(notify);
     }
 
     /// The next event if one is queued now (`None` also when it ended).

@@ -295,6 +295,7 @@ pub struct Builder {
     dns: netcore_dns::DnsService,
     bearers: Vec<Arc<dyn Bearer>>,
     validator: Arc<dyn Validator>,
+    plugins: Vec<PluginStatus>,
 }
 
 impl Builder {
@@ -361,7 +362,6 @@ impl Builder {
             next_connection: AtomicU64::new(1),
             dns: self.dns,
             vpn,
-            plugins: Mutex::default(),
             bearer_types,
             proxies: Mutex::new(proxies),
             proxy_changes: watch::Sender::new(0),
@@ -373,6 +373,7 @@ impl Builder {
                 .with_resolver(NetHandle::NONE, resolver),
             handle: handle.clone(),
             max_unread: self.config.max_unread_events,
+            plugins: Mutex::new(self.plugins),
         });
         for (&id, bearer) in &bearers {
             handle.spawn(supervise(
@@ -419,6 +420,7 @@ impl Runtime {
             dns: netcore_dns::DnsService::new(netcore_dns::DnsConfig::default()),
             bearers: Vec::new(),
             validator: Arc::new(NoValidator),
+            plugins: Vec::new(),
         }
     }
 
@@ -429,6 +431,17 @@ impl Runtime {
     /// and left out. Must be called on a tokio runtime. It returns once the bearers'
     /// first reports are in (at most half a second).
     pub async fn embedded(config: Config) -> Result<Self> {
+        let runtime = Self::embedded_builder(config)?.start()?;
+        runtime
+            .settle(Duration::from_millis(50), Duration::from_millis(500))
+            .await;
+        Ok(runtime)
+    }
+
+    /// The builder of [`Runtime::embedded`]: started, the runtime reports its networks
+    /// as its bearers find them (a service announces itself at once and lets its
+    /// clients follow the events).
+    pub fn embedded_builder(config: Config) -> Result<Builder> {
         let dns = netcore_dns::DnsService::new(netcore_dns::DnsConfig::default());
         let validator = ProbeValidator::new(config.validation.clone(), Arc::new(dns.clone()))?;
         let mut builder = Self::builder(config.clone())
@@ -451,7 +464,6 @@ impl Runtime {
                 netcore_bearer_bluetooth::BluetoothBearer::new(config.bluetooth.clone())?;
             builder = builder.bearer(Arc::new(bluetooth));
         }
-        let mut statuses = Vec::new();
         if let Some(dir) = config.plugins.effective_dir() {
             let plugins =
                 netcore_plugin::load_plugins(&dir, |name| config.plugins.config_for(name));
@@ -464,19 +476,10 @@ impl Runtime {
                     }
                     Err(e) => Err(e.to_string()),
                 };
-                statuses.push(PluginStatus { path, outcome });
+                builder.plugins.push(PluginStatus { path, outcome });
             }
         }
-        let runtime = builder.start()?;
-        *runtime
-            .shared
-            .plugins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = statuses;
-        runtime
-            .settle(Duration::from_millis(50), Duration::from_millis(500))
-            .await;
-        Ok(runtime)
+        Ok(builder)
     }
 
     /// Waits until no network has changed for `quiet`, or until `limit` has passed.
