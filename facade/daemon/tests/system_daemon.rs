@@ -27,6 +27,7 @@ fn two_apps_share_networks_but_not_their_state() {
     assert_eq!(b.ok(json!({ "op": "all_nets" })), nets);
     let default = a.ok(json!({ "op": "default_net" }));
     assert_eq!(b.ok(json!({ "op": "default_net" })), default);
+    assert_eq!(b.ok(json!({ "op": "default_net_sync" })), default);
     // Permissions: C lacks GET_NETWORK_INFO, B lacks SET_PAC_URL.
     assert_eq!(c.err(json!({ "op": "default_net" })), 201);
     assert_eq!(c.err(json!({ "op": "all_nets" })), 201);

@@ -392,6 +392,10 @@ impl Builder {
     }
 }
 
+/// How long [`Runtime::embedded`] waits for no network to change before it returns:
+/// bearers report what they have within a few milliseconds of their start.
+const SETTLE_QUIET: Duration = Duration::from_millis(10);
+
 /// The netcore runtime: the engine, the bearers it supervises, and the DNS, proxy,
 /// PAC, probe and VPN services of the connection API. Cloning is cheap; clones share
 /// everything.
@@ -429,11 +433,11 @@ impl Runtime {
     /// configuration) and the plugins of the plugin directory, observing the host (it
     /// changes no routes unless `manage` is set). Plugins that are refused are logged
     /// and left out. Must be called on a tokio runtime. It returns once the bearers'
-    /// first reports are in (at most half a second).
+    /// first reports are in: no network changed for 10 ms (at most half a second).
     pub async fn embedded(config: Config) -> Result<Self> {
         let runtime = Self::embedded_builder(config)?.start()?;
         runtime
-            .settle(Duration::from_millis(50), Duration::from_millis(500))
+            .settle(SETTLE_QUIET, Duration::from_millis(500))
             .await;
         Ok(runtime)
     }

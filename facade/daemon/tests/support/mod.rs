@@ -111,6 +111,8 @@ async fn client_command(
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     Ok(match command["op"].as_str().unwrap_or_default() {
         "default_net" => json!(manager.get_default_net().await?.net_id()),
+        // The seed's *Sync form, from a thread of the client's multi-threaded runtime.
+        "default_net_sync" => json!(netcore_facade::blocking::get_default_net(manager)?.net_id()),
         "all_nets" => json!(
             manager
                 .get_all_nets()
