@@ -145,6 +145,8 @@ fn test() -> Result<(), String> {
              skipped; run as root to run them"
         );
     }
+    // The example programs, as programs: netcored's suite runs them against a daemon.
+    cargo(&["build", "--workspace", "--examples"])?;
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])
 }
