@@ -200,6 +200,7 @@ fn integration() -> Result<(), String> {
         return Ok(());
     }
     install_packages()?;
+    cargo(&["build", "--workspace", "--examples"])?;
     for suite in SYSTEM_SUITES {
         cargo(&[
             "test",
