@@ -14,6 +14,7 @@ use netcore::engine::NetworkSnapshot;
 use netcore_facade::{Config, NetConnection, NetManager};
 use netcore_link::testing::{NetNs, skip_unless_root};
 use netcore_plugin::testing::build_plugins;
+use netcore_runtime::routing::DEFAULT_TABLE;
 
 /// Builds the Ethernet plugin and the fixture plugins once, in their own target
 /// folder (cargo locks the one running this test).
@@ -340,7 +341,7 @@ fn ethernet_plugin_follows_the_links_of_a_device() {
 }
 
 #[test]
-fn manage_mode_moves_the_default_route() {
+fn manage_mode_routes_through_the_default_networks_table() {
     if skip_unless_root() {
         return;
     }
@@ -348,18 +349,68 @@ fn manage_mode_moves_the_default_route() {
     let topo = topology();
     let mut config = Config::from_toml(&config_toml(&plugins)).unwrap();
     config.manage = true;
+    let default_table = DEFAULT_TABLE.to_string();
+    // (`ip` fails on a table that does not exist yet.)
     let route = || {
         topo.dev
-            .ip(&["-4", "route", "show", "default", "metric", "10"])
-            .unwrap()
+            .ip(&["-4", "route", "show", "default", "table", &default_table])
+            .unwrap_or_default()
     };
+    let rules = || topo.dev.ip(&["-4", "rule", "show"]).unwrap();
+    // What a killed netcored left in the band goes; what is outside it stays.
+    let stale_table = (DEFAULT_TABLE + 4242).to_string();
+    for args in [
+        &[
+            "rule",
+            "add",
+            "priority",
+            "12345",
+            "uidrange",
+            "5-5",
+            "lookup",
+            &stale_table,
+        ][..],
+        &["rule", "add", "priority", "11999", "lookup", "main"],
+        &[
+            "route",
+            "add",
+            "10.77.0.0/16",
+            "dev",
+            "up0",
+            "table",
+            &stale_table,
+        ],
+    ] {
+        topo.dev.ip(args).unwrap();
+    }
     topo.dev
         .run_async(|| async {
-            let _manager = NetManager::embedded(config).await.unwrap();
+            let manager = NetManager::embedded(config).await.unwrap();
             eventually("netcore's route via up0", || {
                 route().contains("via 198.51.100.1 dev up0").then_some(())
             })
             .await;
+            let wanted = [
+                "12000:\tfrom all oif up0 lookup",
+                "12800:\tfrom all lookup main suppress_prefixlength 0",
+                &format!("12900:\tfrom all lookup {default_table}"),
+                "11999:\tfrom all lookup main",
+            ];
+            let shown = eventually("netcore's rules", || {
+                let shown = rules();
+                wanted.iter().all(|w| shown.contains(w)).then_some(shown)
+            })
+            .await;
+            assert!(!shown.contains("12345"), "{shown}");
+            let stale = topo
+                .dev
+                .ip(&["route", "show", "table", &stale_table])
+                .unwrap_or_default();
+            assert!(stale.trim().is_empty(), "{stale}");
+            // The host's traffic follows the default network.
+            let get = topo.dev.ip(&["-4", "route", "get", "192.0.2.99"]).unwrap();
+            assert!(get.contains("via 198.51.100.1 dev up0"), "{get}");
+
             topo.uplinks[0].ip(&["link", "set", "gw0", "down"]).unwrap();
             eventually("netcore's route moved to up1", || {
                 let r = route();
@@ -369,6 +420,11 @@ fn manage_mode_moves_the_default_route() {
             // The routes netcore did not make stay.
             let all = topo.dev.ip(&["-4", "route", "show", "default"]).unwrap();
             assert!(all.contains("metric 200"), "{all}");
+            drop(manager);
+            eventually("netcore's rules gone once it stopped", || {
+                (!rules().contains("12900:")).then_some(())
+            })
+            .await;
         })
         .unwrap();
     std::fs::remove_dir_all(plugins).ok();

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::route::{RouteProtocol, RouteScope};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleUidRange};
 use rtnetlink::{IpVersion, LinkUnspec, RouteMessageBuilder};
 
@@ -306,6 +307,49 @@ impl LinkClient {
             .map_err(|e| LinkError::kernel(format!("add route {spec:?}"), e))
     }
 
+    /// Installs a route, replacing the one of the same destination, table and metric
+    /// if there is one (in one step: no moment without a route).
+    pub async fn replace_route(&self, spec: &RouteSpec) -> Result<()> {
+        let message = self.route_message(spec).await?;
+        self.handle
+            .route()
+            .add(message)
+            .replace()
+            .execute()
+            .await
+            .map_err(|e| LinkError::kernel(format!("replace route {spec:?}"), e))
+    }
+
+    /// Removes the route to `destination/prefix_len` of `table`, whatever its
+    /// interface (which may be gone).
+    pub async fn remove_route_in(
+        &self,
+        table: u32,
+        destination: IpAddr,
+        prefix_len: u8,
+    ) -> Result<()> {
+        check_prefix(destination, prefix_len)?;
+        let message = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(destination, prefix_len)
+            .map_err(invalid)?
+            .table_id(table)
+            // Whatever its scope and whoever made it.
+            .scope(RouteScope::NoWhere)
+            .protocol(RouteProtocol::Unspec)
+            .build();
+        self.handle
+            .route()
+            .del(message)
+            .execute()
+            .await
+            .map_err(|e| {
+                LinkError::kernel(
+                    format!("remove route {destination}/{prefix_len} of table {table}"),
+                    e,
+                )
+            })
+    }
+
     /// Removes a route.
     pub async fn remove_route(&self, spec: &RouteSpec) -> Result<()> {
         let message = self.route_message(spec).await?;
@@ -325,13 +369,12 @@ impl LinkClient {
                 "uid range {start}..={end} is empty"
             )));
         }
-        let mut request = self
-            .handle
-            .rule()
-            .add()
-            .table_id(rule.table)
-            .priority(rule.priority)
-            .action(RuleAction::ToTable);
+        let mut request = self.handle.rule().add().priority(rule.priority);
+        request = if rule.unreachable {
+            request.action(RuleAction::Unreachable)
+        } else {
+            request.table_id(rule.table).action(RuleAction::ToTable)
+        };
         if let Some(mark) = rule.fwmark {
             request = request.fw_mark(mark);
         }
@@ -342,6 +385,14 @@ impl LinkClient {
             request = request.output_interface(name.clone());
         }
         let message = request.message_mut();
+        if let Some(mask) = rule.fwmask {
+            message.attributes.push(RuleAttribute::FwMask(mask));
+        }
+        if let Some(length) = rule.suppress_prefix_length {
+            message
+                .attributes
+                .push(RuleAttribute::SuppressPrefixLen(length));
+        }
         message.header.family = match rule.family {
             IpFamily::V4 => AddressFamily::Inet,
             IpFamily::V6 => AddressFamily::Inet6,

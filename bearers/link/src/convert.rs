@@ -14,7 +14,7 @@ use rtnetlink::packet_route::neighbour::{
 use rtnetlink::packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
 };
-use rtnetlink::packet_route::rule::{RuleAttribute, RuleMessage};
+use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::sysfs::SysfsNet;
@@ -262,10 +262,19 @@ pub(crate) fn rule(msg: &RuleMessage) -> Option<Rule> {
             RuleAttribute::Table(t) => rule.table = *t,
             RuleAttribute::UidRange(r) => rule.uid_range = Some((r.start, r.end)),
             RuleAttribute::FwMark(m) => rule.fwmark = Some(*m),
+            RuleAttribute::FwMask(m) => rule.fwmask = Some(*m),
             RuleAttribute::Iifname(n) => rule.input_interface = Some(n.clone()),
             RuleAttribute::Oifname(n) => rule.output_interface = Some(n.clone()),
+            // The kernel reports "no suppression" as u32::MAX.
+            RuleAttribute::SuppressPrefixLen(n) if *n != u32::MAX => {
+                rule.suppress_prefix_length = Some(*n)
+            }
             _ => {}
         }
+    }
+    if msg.header.action == RuleAction::Unreachable {
+        rule.unreachable = true;
+        rule.table = 0;
     }
     Some(rule)
 }

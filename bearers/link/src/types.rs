@@ -307,10 +307,17 @@ pub struct Rule {
     pub uid_range: Option<(u32, u32)>,
     /// The firewall mark.
     pub fwmark: Option<u32>,
+    /// The bits of the mark the rule compares (all when `None`).
+    pub fwmask: Option<u32>,
     /// The input interface name.
     pub input_interface: Option<String>,
     /// The output interface name.
     pub output_interface: Option<String>,
+    /// Ignore the table's routes whose prefix is this long or shorter
+    /// (`suppress_prefixlength`: 0 ignores the default route).
+    pub suppress_prefix_length: Option<u32>,
+    /// The rule answers "network unreachable" instead of looking up `table`.
+    pub unreachable: bool,
 }
 
 impl Rule {
@@ -322,14 +329,46 @@ impl Rule {
             table,
             uid_range: None,
             fwmark: None,
+            fwmask: None,
             input_interface: None,
             output_interface: None,
+            suppress_prefix_length: None,
+            unreachable: false,
         }
+    }
+
+    /// A rule of `family` at `priority` that makes what it matches unreachable.
+    pub fn unreachable(family: IpFamily, priority: u32) -> Self {
+        Self {
+            unreachable: true,
+            ..Self::new(family, priority, 0)
+        }
+    }
+
+    /// The same rule ignoring the table's routes of prefix `length` or shorter.
+    pub fn with_suppress_prefix_length(mut self, length: u32) -> Self {
+        self.suppress_prefix_length = Some(length);
+        self
     }
 
     /// The same rule restricted to uids `start..=end`.
     pub fn with_uid_range(mut self, start: u32, end: u32) -> Self {
         self.uid_range = Some((start, end));
+        self
+    }
+
+    /// The same rule restricted to packets whose mark, masked with `mask`, is
+    /// `mark`.
+    pub fn with_fwmark(mut self, mark: u32, mask: u32) -> Self {
+        self.fwmark = Some(mark);
+        self.fwmask = Some(mask);
+        self
+    }
+
+    /// The same rule restricted to packets leaving through the link `name` (sockets
+    /// bound to it).
+    pub fn with_output_interface(mut self, name: &str) -> Self {
+        self.output_interface = Some(name.to_owned());
         self
     }
 }

@@ -199,8 +199,24 @@ fn client_programs_addresses_routes_rules_and_reads_them_back() {
 
         let rule = Rule::new(IpFamily::V4, 1234, 100).with_uid_range(1000, 1999);
         client.add_rule(&rule).await.unwrap();
+        let marked = Rule::new(IpFamily::V6, 1235, 101).with_fwmark(0x65, 0xffff);
+        let unreachable = Rule::unreachable(IpFamily::V4, 1236).with_uid_range(1000, 1000);
+        let suppressing = Rule::new(IpFamily::V4, 1237, 254).with_suppress_prefix_length(0);
+        for rule in [&marked, &unreachable, &suppressing] {
+            client.add_rule(rule).await.unwrap();
+        }
         let rules = client.rules().await.unwrap();
-        assert!(rules.contains(&rule), "{rules:?}");
+        for rule in [&rule, &marked, &unreachable, &suppressing] {
+            assert!(rules.contains(rule), "{rule:?} not in {rules:?}");
+        }
+        for rule in [&marked, &unreachable, &suppressing] {
+            client.remove_rule(rule).await.unwrap();
+        }
+        let rules = client.rules().await.unwrap();
+        assert!(
+            !rules.iter().any(|r| (1235..=1237).contains(&r.priority)),
+            "{rules:?}"
+        );
         assert!(matches!(
             client
                 .add_rule(&Rule::new(IpFamily::V4, 1, 100).with_uid_range(5, 4))

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use netcore::{
-    AppId, Bearer, BearerEvent, Error, NetAddress, NetBearType, NetworkInfo, ReportSink, Result,
+    AppId, Bearer, BearerEvent, Error, LinkAddress, NetAddress, NetBearType, NetworkInfo,
+    ReportSink, Result, RouteInfo,
 };
-use netcore_link::properties::connection_properties;
+use netcore_link::properties::{connection_properties, limit_lists};
 use netcore_link::{LinkClient, LinkError, LinkState, LinkWatcher, RouteSpec};
 
 use crate::config::VpnConfig;
@@ -44,7 +45,8 @@ impl VpnBearer {
 
     /// Establishes a VPN for the app `owner` (its uid): creates a TUN device in the
     /// calling thread's network namespace, gives it the spec's MTU and addresses,
-    /// brings it up, installs the spec's routes (main table), and returns the tunnel,
+    /// brings it up, installs the spec's routes (in the main table unless
+    /// [`VpnConfig::routes_in_main_table`] is off), and returns the tunnel,
     /// which owns the device's file descriptor. The VPN is reported by
     /// [`Bearer::run`] until the tunnel is closed or dropped (or, after
     /// [`VpnTunnel::into_owned_fd`], until the last copy of the descriptor closes).
@@ -91,7 +93,7 @@ impl VpnBearer {
             .index_of(&name)
             .await
             .map_err(|e| kernel_error("find the TUN device", e))?;
-        configure(&link, &name, &spec).await?;
+        configure(&link, &name, &spec, self.config.routes_in_main_table).await?;
 
         let info = VpnInfo {
             key: name.clone(),
@@ -99,6 +101,7 @@ impl VpnBearer {
             owner,
             covered_apps: spec.covered_apps(),
             dns: spec.dns.clone(),
+            routes: spec.routes.clone(),
         };
         {
             let mut vpns = self.registry.vpns();
@@ -256,6 +259,24 @@ impl VpnBearer {
                 }
                 let mut info = NetworkInfo::new(NetBearType::Vpn, key);
                 info.properties = connection_properties(link, state);
+                // Routes kept out of the main table are the VPN's all the same.
+                for &(destination, prefix_len) in &entry.info.routes {
+                    let Ok(destination) = LinkAddress::new(destination, i64::from(prefix_len))
+                    else {
+                        continue;
+                    };
+                    if !info
+                        .properties
+                        .routes
+                        .iter()
+                        .any(|r| r.destination == destination)
+                    {
+                        info.properties
+                            .routes
+                            .push(RouteInfo::new(key, destination, None));
+                    }
+                }
+                limit_lists(&mut info.properties);
                 info.properties.dnses = entry
                     .info
                     .dns
@@ -315,9 +336,14 @@ impl Bearer for VpnBearer {
     }
 }
 
-/// Gives the TUN device `name` the spec's addresses, brings it up and installs the
-/// spec's routes.
-async fn configure(link: &LinkClient, name: &str, spec: &VpnSpec) -> Result<()> {
+/// Gives the TUN device `name` the spec's addresses, brings it up and, when
+/// `install_routes`, installs the spec's routes in the main table.
+async fn configure(
+    link: &LinkClient,
+    name: &str,
+    spec: &VpnSpec,
+    install_routes: bool,
+) -> Result<()> {
     for address in &spec.addresses {
         let ip = address.address().ip();
         link.add_address(name, ip, address.prefix_length())
@@ -327,7 +353,7 @@ async fn configure(link: &LinkClient, name: &str, spec: &VpnSpec) -> Result<()> 
     link.set_link_up(name, true)
         .await
         .map_err(|e| kernel_error(&format!("bring {name} up"), e))?;
-    for &(destination, prefix_len) in &spec.routes {
+    for &(destination, prefix_len) in spec.routes.iter().filter(|_| install_routes) {
         link.add_route(&RouteSpec::new(name, destination, prefix_len))
             .await
             .map_err(|e| {

@@ -20,6 +20,10 @@ pub struct VpnConfig {
     pub max_tunnels: usize,
     /// Most VPNs at once of one app (1..=`max_tunnels`).
     pub max_tunnels_per_app: usize,
+    /// Whether a VPN's routes go into the kernel's main table, for every app (the
+    /// default). netcored's manage mode turns it off: its policy routing puts them
+    /// in the VPN's own table, which only the apps the VPN covers use.
+    pub routes_in_main_table: bool,
 }
 
 impl Default for VpnConfig {
@@ -28,6 +32,7 @@ impl Default for VpnConfig {
             name_prefix: "vpn".into(),
             max_tunnels: 64,
             max_tunnels_per_app: 4,
+            routes_in_main_table: true,
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct VpnInfo {
     pub covered_apps: CoveredApps,
     /// Its DNS servers.
     pub dns: Vec<IpAddr>,
+    /// Its routes (destination, prefix length).
+    pub routes: Vec<(IpAddr, u8)>,
 }
 
 #[derive(Debug)]

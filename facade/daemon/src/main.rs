@@ -127,7 +127,7 @@ async fn serve() -> Result<()> {
         .object_server()
         .at(
             netcore_bus::OBJECT_PATH,
-            Service::new(runtime, Arc::clone(&clients)),
+            Service::new(runtime.clone(), Arc::clone(&clients)),
         )
         .await
         .map_err(bus)?;
@@ -148,5 +148,7 @@ async fn serve() -> Result<()> {
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     let _ = connection.release_name(netcore_bus::BUS_NAME).await;
+    // In manage mode, the rules and routes netcore installed go.
+    runtime.shutdown().await;
     Ok(())
 }

@@ -31,12 +31,10 @@ pub const CONFIG_ENV: &str = "NETCORE_CONFIG";
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
-    /// When true the runtime programs the default route (its own, through the default
-    /// network's gateway, at `route_metric`); when false (the default) it only
-    /// observes the host and changes nothing.
+    /// When true the runtime programs the kernel's routing (a table per network and
+    /// rules in netcore's band, see [`crate::routing`]); when false (the default) it
+    /// only observes the host and changes nothing.
     pub manage: bool,
-    /// The metric of the default route netcore installs in `manage` mode.
-    pub route_metric: u32,
     /// The most events a subscriber may leave unread before it is disconnected
     /// (changes of one network merge while unread, so only `netAvailable`,
     /// `netLost` and `netUnavailable` add up).
@@ -88,7 +86,6 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             manage: false,
-            route_metric: 10,
             max_unread_events: crate::queue::DEFAULT_MAX_UNREAD_EVENTS,
             engine: EngineSettings::default(),
             ethernet: EthernetConfig::default(),

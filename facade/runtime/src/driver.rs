@@ -10,10 +10,12 @@ use std::time::Instant;
 
 use netcore::engine::{Action, BearerId};
 use netcore::{ActivationRequest, Bearer, ConnectionProperties, NetHandle};
+use netcore_bearer_vpn::CoveredApps;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::reports::Report;
+use crate::routing::{RoutedNetwork, Wanted, vpn_uid_ranges};
 use crate::runtime::Shared;
 use crate::validator::Validator;
 
@@ -28,7 +30,7 @@ pub(crate) struct Driver {
     /// The default network as the actions said.
     default: NetHandle,
     /// The route programmer of `manage` mode.
-    routes: Option<watch::Sender<Option<ConnectionProperties>>>,
+    routing: Option<watch::Sender<Wanted>>,
 }
 
 impl Driver {
@@ -36,7 +38,7 @@ impl Driver {
         shared: Arc<Shared>,
         bearers: BTreeMap<BearerId, Arc<dyn Bearer>>,
         validator: Arc<dyn Validator>,
-        routes: Option<watch::Sender<Option<ConnectionProperties>>>,
+        routing: Option<watch::Sender<Wanted>>,
     ) -> Self {
         Self {
             shared,
@@ -44,7 +46,7 @@ impl Driver {
             validator,
             checks: HashMap::new(),
             default: NetHandle::NONE,
-            routes,
+            routing,
         }
     }
 
@@ -140,8 +142,23 @@ impl Driver {
                 if net == self.default {
                     self.follow_default(Some(&properties));
                 }
+                self.route(|wanted, driver| {
+                    let vpn_uids = driver.vpn_uids(net, &properties);
+                    wanted.networks.insert(
+                        net,
+                        RoutedNetwork {
+                            properties,
+                            vpn_uids,
+                        },
+                    );
+                });
             }
-            Action::NetworkDown { net } => dns.remove_network(net),
+            Action::NetworkDown { net } => {
+                dns.remove_network(net);
+                self.route(|wanted, _| {
+                    wanted.networks.remove(&net);
+                });
+            }
             Action::StartValidation { net, attempt } => self.start_check(net, attempt),
             Action::CancelValidation { net } => {
                 if let Some(check) = self.checks.remove(&net) {
@@ -176,26 +193,67 @@ impl Driver {
                 dns.set_default_network(net);
                 let properties = self.shared.core().engine.connection_properties(net).ok();
                 self.follow_default(properties.as_deref());
+                self.route(|wanted, _| wanted.default = net);
             }
             Action::AppNetworkChanged { app, net } => {
                 dns.set_app_network(app, net);
                 tracing::debug!(%app, %net, "app bound");
+                self.route(|wanted, _| {
+                    if net.is_none() {
+                        wanted.app_nets.remove(&app);
+                    } else {
+                        wanted.app_nets.insert(app, net);
+                    }
+                });
             }
             other => tracing::debug!(?other, "an action this runtime does not know"),
         }
     }
 
-    /// What follows the default network's properties: PAC's `myIpAddress` and, in
-    /// manage mode, the default route.
+    /// Changes what manage mode's routing wants (nothing outside manage mode).
+    fn route(&self, change: impl FnOnce(&mut Wanted, &Self)) {
+        if let Some(routing) = &self.routing {
+            routing.send_modify(|wanted| change(wanted, self));
+        }
+    }
+
+    /// For a VPN network: the uid ranges it covers.
+    fn vpn_uids(
+        &self,
+        net: NetHandle,
+        properties: &ConnectionProperties,
+    ) -> Option<Vec<(u32, u32)>> {
+        let is_vpn = self
+            .shared
+            .core()
+            .engine
+            .net_capabilities(net)
+            .is_ok_and(|caps| caps.bearer_types.contains(&netcore::NetBearType::Vpn));
+        if !is_vpn {
+            return None;
+        }
+        let vpn = self.shared.vpn.vpn(&properties.interface_name)?;
+        let owner = vpn.owner.uid();
+        Some(match &vpn.covered_apps {
+            CoveredApps::Only(apps) => {
+                let apps: Vec<u32> = apps.iter().copied().collect();
+                vpn_uid_ranges(Some(&apps), &[], owner)
+            }
+            CoveredApps::AllExcept(apps) => {
+                let apps: Vec<u32> = apps.iter().copied().collect();
+                vpn_uid_ranges(None, &apps, owner)
+            }
+            _ => vpn_uid_ranges(None, &[], owner),
+        })
+    }
+
+    /// What follows the default network's properties: PAC's `myIpAddress`.
     fn follow_default(&self, properties: Option<&ConnectionProperties>) {
         let addresses = properties
             .iter()
             .flat_map(|p| p.link_addresses.iter().map(|a| a.address().ip()))
             .collect();
         self.shared.pac.evaluator().set_my_addresses(addresses);
-        if let Some(routes) = &self.routes {
-            routes.send_replace(properties.cloned());
-        }
     }
 
     fn start_check(&mut self, net: NetHandle, attempt: u32) {

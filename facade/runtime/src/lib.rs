@@ -35,7 +35,7 @@ pub mod config;
 mod driver;
 mod queue;
 mod reports;
-mod routes;
+pub mod routing;
 mod runtime;
 mod validator;
 

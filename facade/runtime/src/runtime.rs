@@ -209,17 +209,37 @@ pub(crate) struct Shared {
     diagnostics: netcore_probe::Diagnostics,
     pub(crate) handle: tokio::runtime::Handle,
     max_unread: usize,
+    /// True once the runtime stops: the driver and the bearers' tasks end.
+    stopping: watch::Sender<bool>,
+    /// Manage mode's routing task, which cleans up when the driver ends.
+    routing: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {
     pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.core)
     }
 
     /// Delivers what the engine produced (see [`Core::dispatch`]).
     pub(crate) fn dispatch(&self, core: &mut Core) {
         core.dispatch(&self.wake, &self.progress);
     }
+
+    /// Runs `task` on the runtime until it stops.
+    fn spawn_until_stopped(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let mut stopping = self.stopping.subscribe();
+        self.handle.spawn(async move {
+            tokio::select! {
+                () = task => {}
+                _ = stopping.wait_for(|&stopping| stopping) => {}
+            }
+        });
+    }
+}
+
+/// Locks `mutex`; a panic while it was held leaves data that is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The DNS service seen through the runtime: lookups wait for the driver to catch up
@@ -325,7 +345,10 @@ impl Builder {
             .map_err(|_| Error::Internal("the netcore runtime needs a tokio runtime".into()))?;
         self.config.check()?;
         let mut engine = Engine::new(self.config.engine.engine_config()?);
-        let vpn = Arc::new(netcore_bearer_vpn::VpnBearer::new(self.config.vpn.clone())?);
+        let mut vpn_config = self.config.vpn.clone();
+        // Manage mode's routing puts a VPN's routes in its own table.
+        vpn_config.routes_in_main_table &= !self.config.manage;
+        let vpn = Arc::new(netcore_bearer_vpn::VpnBearer::new(vpn_config)?);
         let vpn_bearer: Arc<dyn Bearer> = vpn.clone();
         let mut all_bearers = self.bearers;
         all_bearers.push(vpn_bearer);
@@ -374,21 +397,26 @@ impl Builder {
             handle: handle.clone(),
             max_unread: self.config.max_unread_events,
             plugins: Mutex::new(self.plugins),
+            stopping: watch::Sender::new(false),
+            routing: Mutex::default(),
         });
         for (&id, bearer) in &bearers {
-            handle.spawn(supervise(
+            shared.spawn_until_stopped(supervise(
                 id,
                 Arc::clone(bearer),
                 Arc::clone(&shared.reports),
             ));
         }
-        let routes = self
-            .config
-            .manage
-            .then(|| crate::routes::spawn(&handle, self.config.route_metric));
-        let driver = Driver::new(Arc::clone(&shared), bearers, self.validator, routes);
-        handle.spawn(driver.run());
-        Ok(Runtime { shared })
+        let routing = self.config.manage.then(|| {
+            let (wanted, task) = crate::routing::spawn(&handle);
+            *lock(&shared.routing) = Some(task);
+            wanted
+        });
+        // Dropping the driver when it stops ends the routing task, which cleans up.
+        let driver = Driver::new(Arc::clone(&shared), bearers, self.validator, routing);
+        shared.spawn_until_stopped(driver.run());
+        let owner = Arc::new(Owner(Arc::clone(&shared)));
+        Ok(Runtime { shared, owner })
     }
 }
 
@@ -406,6 +434,18 @@ const SETTLE_QUIET: Duration = Duration::from_millis(10);
 #[derive(Clone)]
 pub struct Runtime {
     shared: Arc<Shared>,
+    /// Stops the runtime when the last clone goes.
+    #[allow(dead_code)]
+    owner: Arc<Owner>,
+}
+
+/// Stops the runtime when dropped.
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.stopping.send_replace(true);
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -425,6 +465,21 @@ impl Runtime {
             bearers: Vec::new(),
             validator: Arc::new(NoValidator),
             plugins: Vec::new(),
+        }
+    }
+
+    /// Stops the runtime: the bearers and the driver end, and in manage mode the
+    /// rules and routes netcore installed go (waited for, at most 5 s). Dropping
+    /// the last clone of the runtime stops it too, without waiting.
+    pub async fn shutdown(&self) {
+        self.shared.stopping.send_replace(true);
+        let routing = lock(&self.shared.routing).take();
+        if let Some(task) = routing
+            && tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("manage mode: routing cleanup did not finish in 5 s");
         }
     }
 
@@ -614,11 +669,7 @@ impl Runtime {
 
     /// What became of each plugin file of the plugin directory.
     pub fn plugins(&self) -> Vec<PluginStatus> {
-        self.shared
-            .plugins
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        lock(&self.shared.plugins).clone()
     }
 
     // ----- DNS -----
@@ -676,10 +727,7 @@ impl Runtime {
     /// The global and per-app HTTP proxies. Call [`Runtime::proxy_changed`] after a
     /// change.
     pub fn proxies(&self) -> MutexGuard<'_, netcore_proxy::ProxySettings> {
-        self.shared
-            .proxies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.shared.proxies)
     }
 
     /// Tells whoever follows the proxy settings that they changed.
