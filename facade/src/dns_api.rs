@@ -155,25 +155,33 @@ impl Network {
         }
     }
 
-    /// `NetHandle.bindSocket`: binds `socket` to this network's interface, so that
-    /// its traffic leaves through this network only. Works on netcore's sockets and
-    /// on std and tokio TCP and UDP sockets; best before the socket connects or
-    /// sends. Errors: 2100001 (unknown network, interface gone), 201 (this process
-    /// may not bind to an interface), 2100003 (closed socket).
+    /// `NetHandle.bindSocket`: binds `socket` to this network, so that its traffic
+    /// leaves through this network only. Works on netcore's sockets and on std and
+    /// tokio TCP and UDP sockets; best before the socket connects or sends.
+    ///
+    /// Embedded, the socket is bound to the network's interface. Through netcored,
+    /// its descriptor goes to the daemon, which checks that this app may use the
+    /// network and binds and marks the socket (netcore's own sockets must be bound
+    /// or connected first). Errors: 2100001 (unknown network, interface gone, not an
+    /// IP socket), 201 (this process may not bind to an interface, or may not use
+    /// this network), 2100003 (closed socket).
     pub fn bind_socket(&self, socket: &dyn netcore_socket::BindToInterface) -> Result<()> {
-        let interface = match &self.manager.backend {
-            Backend::Embedded(runtime) => runtime
-                .read(|e| e.connection_properties(self.net))?
-                .interface_name
-                .clone(),
-            Backend::Bus(_) => {
-                crate::blocking::wait(
-                    &self.manager,
-                    self.manager.get_connection_properties(self.net),
-                )?
-                .interface_name
+        match &self.manager.backend {
+            Backend::Embedded(runtime) => {
+                let properties = runtime.read(|e| e.connection_properties(self.net))?;
+                socket.bind_to_interface(&properties.interface_name)
             }
-        };
-        socket.bind_to_interface(&interface)
+            Backend::Bus(bus) => {
+                let proxy = bus.acting_for(self.manager.app)?.proxy();
+                socket.with_fd(&mut |fd| {
+                    crate::blocking::wait(&self.manager, async {
+                        proxy
+                            .bind_socket(self.net.net_id(), fd.into())
+                            .await
+                            .reply()
+                    })
+                })
+            }
+        }
     }
 }

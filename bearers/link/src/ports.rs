@@ -54,19 +54,26 @@ pub fn dump_sockets() -> Result<Vec<KernelSocket>> {
     Ok(sockets)
 }
 
-fn dump(protocol: ProtocolType, proto: u8, family: u8, out: &mut Vec<KernelSocket>) -> Result<()> {
+/// A sock_diag socket connected to the kernel.
+fn sock_diag_socket() -> Result<netlink_sys::Socket> {
     let mut socket = netlink_sys::Socket::new(NETLINK_SOCK_DIAG).map_err(|e| io("socket", e))?;
     socket.bind_auto().map_err(|e| io("bind", e))?;
     socket
         .connect(&netlink_sys::SocketAddr::new(0, 0))
         .map_err(|e| io("connect", e))?;
+    Ok(socket)
+}
+
+/// Sends an inet_diag request for `proto` sockets of `family` matching `socket_id`.
+fn send_request(
+    socket: &netlink_sys::Socket,
+    flags: u16,
+    proto: u8,
+    family: u8,
+    socket_id: SocketId,
+) -> Result<()> {
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    let socket_id = if family == AF_INET {
-        SocketId::new_v4()
-    } else {
-        SocketId::new_v6()
-    };
+    header.flags = flags;
     let mut request = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {
@@ -82,6 +89,23 @@ fn dump(protocol: ProtocolType, proto: u8, family: u8, out: &mut Vec<KernelSocke
     let mut buf = vec![0; request.buffer_len()];
     request.serialize(&mut buf);
     socket.send(&buf, 0).map_err(|e| io("send", e))?;
+    Ok(())
+}
+
+fn dump(protocol: ProtocolType, proto: u8, family: u8, out: &mut Vec<KernelSocket>) -> Result<()> {
+    let socket = sock_diag_socket()?;
+    let socket_id = if family == AF_INET {
+        SocketId::new_v4()
+    } else {
+        SocketId::new_v6()
+    };
+    send_request(
+        &socket,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        proto,
+        family,
+        socket_id,
+    )?;
 
     let mut receive = vec![0u8; 64 * 1024];
     loop {
@@ -125,6 +149,78 @@ fn dump(protocol: ProtocolType, proto: u8, family: u8, out: &mut Vec<KernelSocke
         }
     }
 }
+
+/// Finds the owner of one socket at a time (the kernel's exact lookup, no dump),
+/// over one sock_diag socket kept open: what tells netcored's DNS stub which app
+/// sent a query.
+pub struct SocketOwners {
+    socket: std::sync::Mutex<netlink_sys::Socket>,
+}
+
+impl SocketOwners {
+    /// Opens the sock_diag socket.
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            socket: std::sync::Mutex::new(sock_diag_socket()?),
+        })
+    }
+
+    /// The uid owning the `protocol` socket whose own address is `local` and whose
+    /// peer is `remote` (for an unconnected UDP socket, the one that receives what
+    /// `remote` sends to `local`); `None` when there is no such socket.
+    pub fn uid(
+        &self,
+        protocol: ProtocolType,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Option<u32>> {
+        let (family, local, remote) = match (local, remote) {
+            (SocketAddr::V4(_), SocketAddr::V4(_)) => (AF_INET, local, remote),
+            (SocketAddr::V6(_), SocketAddr::V6(_)) => (AF_INET6, local, remote),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "sock_diag: {local} and {remote} are of different families"
+                )));
+            }
+        };
+        // TCP looks the socket up by its own side first; UDP, for historical
+        // reasons, by its peer's (net/ipv4/udp_diag.c).
+        let (source, destination, proto) = match protocol {
+            ProtocolType::Tcp => (local, remote, IPPROTO_TCP),
+            ProtocolType::Udp => (remote, local, IPPROTO_UDP),
+        };
+        let socket_id = SocketId {
+            source_port: source.port(),
+            destination_port: destination.port(),
+            source_address: source.ip(),
+            destination_address: destination.ip(),
+            interface_id: 0,
+            // No cookie: the addresses decide.
+            cookie: [0xff; 8],
+        };
+        let socket = self.socket.lock().unwrap_or_else(|e| e.into_inner());
+        send_request(&socket, NLM_F_REQUEST, proto, family, socket_id)?;
+        let mut receive = [0u8; 1024];
+        let size = socket
+            .recv(&mut &mut receive[..], 0)
+            .map_err(|e| io("receive", e))?;
+        let message = NetlinkMessage::<SockDiagMessage>::deserialize(&receive[..size])
+            .map_err(|e| Error::Internal(format!("sock_diag reply: {e}")))?;
+        match message.payload {
+            NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                Ok(Some(response.header.uid))
+            }
+            NetlinkPayload::Error(e) if e.code.is_some_and(|c| c.get() == -ENOENT) => Ok(None),
+            NetlinkPayload::Error(e) => Err(Error::Internal(format!("sock_diag: {e:?}"))),
+            other => Err(Error::Internal(format!(
+                "sock_diag: an unexpected reply {other:?}"
+            ))),
+        }
+    }
+}
+
+/// "No such file or directory": the kernel has no such socket.
+const ENOENT: i32 = 2;
 
 /// The pid owning each socket inode, from `/proc/*/fd` (only processes this one may
 /// inspect; others' sockets get pid 0).
@@ -244,6 +340,50 @@ mod tests {
     fn addr(text: &str) -> NetAddress {
         let s: SocketAddr = text.parse().unwrap();
         NetAddress::new(s.ip(), s.port())
+    }
+
+    #[test]
+    fn finds_one_sockets_owner_without_a_dump() {
+        let my_uid = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").unwrap().uid()
+        };
+        let owners = SocketOwners::new().unwrap();
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // A connected and an unconnected client, as resolvers have.
+        let connected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        connected.connect(server.local_addr().unwrap()).unwrap();
+        let unconnected = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        let stub = server.local_addr().unwrap();
+        for client in [&connected, &unconnected] {
+            let port = client.local_addr().unwrap().port();
+            let seen_from = SocketAddr::from(([127, 0, 0, 1], port));
+            assert_eq!(
+                owners.uid(ProtocolType::Udp, seen_from, stub).unwrap(),
+                Some(my_uid)
+            );
+        }
+        let gone = SocketAddr::from(([127, 0, 0, 1], 1));
+        assert_eq!(owners.uid(ProtocolType::Udp, gone, stub).unwrap(), None);
+
+        let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        let local = accepted.local_addr().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert_eq!(
+            owners.uid(ProtocolType::Tcp, peer, local).unwrap(),
+            Some(my_uid)
+        );
+        let nobody: SocketAddr = "[::1]:1".parse().unwrap();
+        assert_eq!(owners.uid(ProtocolType::Tcp, peer, nobody).unwrap(), None);
+        assert_eq!(
+            owners
+                .uid(ProtocolType::Tcp, local, gone)
+                .unwrap_err()
+                .code(),
+            2_100_001
+        );
     }
 
     #[test]

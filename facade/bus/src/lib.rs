@@ -160,6 +160,8 @@ mod proxy {
         fn set_app_net(&self, net_id: u32) -> zbus::Result<()>;
         /// `getAppNet`.
         fn get_app_net(&self) -> zbus::Result<u32>;
+        /// `NetHandle.bindSocket`: netcored binds the socket to the network.
+        fn bind_socket(&self, net_id: u32, socket: zbus::zvariant::Fd<'_>) -> zbus::Result<()>;
         /// `reportNetConnected`.
         fn report_net_connected(&self, net_id: u32) -> zbus::Result<()>;
         /// `reportNetDisconnected`.

@@ -2,6 +2,7 @@
 //! apps on the bus. Every call finds its caller from the bus, checks the seed's
 //! permission for it in [`Caller::require`], and acts for the caller's app.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use netcore::{
@@ -136,6 +137,22 @@ impl Service {
         let client = self.caller(&header, "getAppNet", &[]).await?;
         let app = client.caller.app;
         Ok(self.runtime.read(|e| e.app_net(app)).net_id())
+    }
+
+    /// `NetHandle.bindSocket` (INTERNET): `socket` is the app's own IPv4 or IPv6
+    /// socket, which netcored binds to network `net_id` and, in manage mode, marks
+    /// for the network's table. A VPN is only for the apps it covers.
+    async fn bind_socket(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        net_id: u32,
+        socket: zbus::zvariant::OwnedFd,
+    ) -> Result<()> {
+        let client = self.caller(&header, "bindSocket", &[Internet]).await?;
+        let net = net(net_id)?;
+        Ok(self
+            .runtime
+            .bind_socket(client.caller.app, net, socket.as_fd())?)
     }
 
     /// `reportNetConnected` (GET_NETWORK_INFO and INTERNET).

@@ -37,6 +37,7 @@ mod queue;
 mod reports;
 pub mod routing;
 mod runtime;
+mod sockets;
 mod validator;
 
 pub use config::Config;

@@ -9,6 +9,7 @@
 //! actions out after taking them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -209,6 +210,8 @@ pub(crate) struct Shared {
     diagnostics: netcore_probe::Diagnostics,
     pub(crate) handle: tokio::runtime::Handle,
     max_unread: usize,
+    /// Whether the runtime programs the kernel's routing.
+    manage: bool,
     /// True once the runtime stops: the driver and the bearers' tasks end.
     stopping: watch::Sender<bool>,
     /// Manage mode's routing task, which cleans up when the driver ends.
@@ -397,6 +400,7 @@ impl Builder {
             handle: handle.clone(),
             max_unread: self.config.max_unread_events,
             plugins: Mutex::new(self.plugins),
+            manage: self.config.manage,
             stopping: watch::Sender::new(false),
             routing: Mutex::default(),
         });
@@ -755,5 +759,44 @@ impl Runtime {
     /// The VPN bearer: VPN apps establish their VPNs through it.
     pub fn vpn(&self) -> &netcore_bearer_vpn::VpnBearer {
         &self.shared.vpn
+    }
+
+    // ----- sockets of other processes -----
+
+    /// `NetHandle.bindSocket` of another process's socket (netcored): checks that
+    /// `socket` is an IPv4 or IPv6 socket of `app` and that `app` may use `net`,
+    /// then binds the socket to the network's interface and, in manage mode, marks
+    /// it for the network's table (see [`crate::routing`]). Errors: 2100001 (no
+    /// such network, not an IP socket), 201 (another app's socket; a VPN that
+    /// neither covers the app nor is the app's).
+    pub fn bind_socket(&self, app: AppId, net: NetHandle, socket: BorrowedFd<'_>) -> Result<()> {
+        crate::sockets::check_socket(socket, app)?;
+        let interface = self
+            .read(|e| e.connection_properties(net))?
+            .interface_name
+            .clone();
+        self.check_may_use(app, net, &interface)?;
+        let mark = self
+            .shared
+            .manage
+            .then(|| (crate::routing::mark_of(net), crate::routing::MARK_MASK));
+        crate::sockets::bind(socket, &interface, mark)
+    }
+
+    /// 201 unless `app` may use network `net` (interface `interface`): every app may
+    /// use every network but a VPN, which only the apps it covers and its owner use.
+    fn check_may_use(&self, app: AppId, net: NetHandle, interface: &str) -> Result<()> {
+        let is_vpn = self
+            .read(|e| e.net_capabilities(net))
+            .is_ok_and(|caps| caps.bearer_types.contains(&NetBearType::Vpn));
+        let vpn = is_vpn.then(|| self.shared.vpn.vpn(interface)).flatten();
+        match vpn {
+            Some(vpn) if vpn.owner != app && !vpn.covered_apps.covers(app) => {
+                Err(Error::PermissionDenied(format!(
+                    "app {app} may not use network {net}: a VPN that does not cover it"
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 }

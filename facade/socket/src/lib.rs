@@ -61,9 +61,20 @@
 /// packet goes through that interface). Errors: 2100001 for an interface that does
 /// not exist, 201 without the permission (`CAP_NET_RAW`, only before Linux 5.7),
 /// 2100003 for a closed socket.
+///
+/// Through netcored the facade hands the socket's descriptor to the daemon instead
+/// ([`BindToInterface::with_fd`]), which checks that the app may use the network and
+/// marks the socket for it.
 pub trait BindToInterface {
     /// Binds the socket to interface `name` (`SO_BINDTODEVICE`).
     fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error>;
+
+    /// Calls `f` with the socket's file descriptor. netcore's own sockets have one
+    /// once bound or connected (else 2100003).
+    fn with_fd(
+        &self,
+        f: &mut dyn FnMut(BorrowedFd<'_>) -> Result<(), netcore::Error>,
+    ) -> Result<(), netcore::Error>;
 }
 
 macro_rules! impl_bind_to_interface {
@@ -71,6 +82,13 @@ macro_rules! impl_bind_to_interface {
         impl BindToInterface for $socket {
             fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error> {
                 <$socket>::bind_to_interface(self, name)
+            }
+
+            fn with_fd(
+                &self,
+                f: &mut dyn FnMut(BorrowedFd<'_>) -> Result<(), netcore::Error>,
+            ) -> Result<(), netcore::Error> {
+                self.with_socket(|socket| f(socket.as_fd()))?
             }
         }
     )+};
@@ -83,7 +101,14 @@ macro_rules! impl_bind_to_interface_for_fd {
     ($($socket:ty),+) => {$(
         impl BindToInterface for $socket {
             fn bind_to_interface(&self, name: &str) -> Result<(), netcore::Error> {
-                sys::bind_device(socket2::SockRef::from(self), name)
+                bind_to_device(self.as_fd(), name)
+            }
+
+            fn with_fd(
+                &self,
+                f: &mut dyn FnMut(BorrowedFd<'_>) -> Result<(), netcore::Error>,
+            ) -> Result<(), netcore::Error> {
+                f(self.as_fd())
             }
         }
     )+};
@@ -99,6 +124,13 @@ impl_bind_to_interface_for_fd!(
     tokio::net::UdpSocket
 );
 
+/// Binds the socket `socket` to interface `name` (`SO_BINDTODEVICE`): a missing
+/// interface is 2100001, a missing permission (`CAP_NET_RAW`, needed only before
+/// Linux 5.7) 201.
+pub fn bind_to_device(socket: BorrowedFd<'_>, name: &str) -> Result<(), netcore::Error> {
+    sys::bind_device(socket2::SockRef::from(&socket), name)
+}
+
 mod buffer;
 mod connection;
 mod error;
@@ -109,6 +141,8 @@ mod tcp;
 mod tls;
 mod types;
 mod udp;
+
+use std::os::fd::{AsFd, BorrowedFd};
 
 pub use bytes::Bytes;
 pub use events::{Event, EventHub, EventKind, EventSource, EventStream, ListenerId};

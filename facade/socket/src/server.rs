@@ -191,6 +191,17 @@ impl TcpSocketServer {
         Ok(())
     }
 
+    /// Runs `f` with the listening OS socket (2100003 before `listen`).
+    pub fn with_socket<T>(&self, f: impl FnOnce(SockRef<'_>) -> T) -> Result<T, Error> {
+        self.check_open("with_socket")?;
+        match self.listening().as_ref() {
+            Some(l) => Ok(f(SockRef::from(&*l.listener))),
+            None => Err(Error::Internal(
+                "with_socket: the server is not listening".into(),
+            )),
+        }
+    }
+
     /// Binds the server to network interface `name` (`SO_BINDTODEVICE`), now if
     /// listening, else when `listen` creates the socket. A missing interface is 2100001.
     pub fn bind_to_interface(&self, name: &str) -> Result<(), Error> {
