@@ -64,6 +64,7 @@ mod clock;
 mod idn;
 mod rules;
 mod service;
+pub mod stub;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use idn::{MAX_LABEL_LEN, MAX_NAME_LEN, get_dns_ascii, get_dns_unicode, lookup_form};

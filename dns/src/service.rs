@@ -24,6 +24,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::idn::lookup_form;
 use crate::rules::RuleTable;
 
+/// The most records of one answer the stub passes on.
+const MAX_FORWARDED_RECORDS: usize = 256;
+
 /// The standard DNS port, used for a server whose port is 0.
 const DNS_PORT: u16 = 53;
 
@@ -431,7 +434,7 @@ impl DnsService {
 
     /// Looks `host` up; `app` is `None` for lookups on behalf of the system, which no
     /// custom rule answers.
-    async fn lookup(
+    pub(crate) async fn lookup(
         &self,
         app: Option<AppId>,
         net: Option<NetHandle>,
@@ -599,6 +602,45 @@ impl DnsService {
             pending.push(Pending::Wait(shared));
         }
         Ok(Plan::Query(pending))
+    }
+
+    /// The records of `record_type` for `name` on the network `app` uses (the network
+    /// it is bound to, else the default): what the stub asks for types other than A
+    /// and AAAA. No custom rule applies and nothing is cached here. The error is the
+    /// response code to answer with.
+    pub(crate) async fn lookup_records(
+        &self,
+        app: Option<AppId>,
+        name: Name,
+        record_type: RecordType,
+    ) -> std::result::Result<Vec<hickory_proto::rr::Record>, ResponseCode> {
+        let resolvers = {
+            let state = self.state();
+            let (_, chosen) = state.choose_network(app, None);
+            match state.networks.get(&chosen).map(|n| &n.upstream) {
+                Some(Upstream::Ready(resolvers)) => Arc::clone(resolvers),
+                _ => return Err(ResponseCode::ServFail),
+            }
+        };
+        let config = &self.inner.config;
+        let attempts = u32::try_from(config.attempts.saturating_add(1)).unwrap_or(u32::MAX);
+        let deadline = config.timeout.saturating_mul(attempts);
+        match tokio::time::timeout(deadline, resolvers.all.lookup(name, record_type)).await {
+            Ok(Ok(lookup)) => Ok(lookup
+                .answers()
+                .iter()
+                .take(MAX_FORWARDED_RECORDS)
+                .cloned()
+                .collect()),
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(no_records)))) => {
+                match no_records.response_code {
+                    ResponseCode::NoError => Ok(Vec::new()),
+                    code => Err(code),
+                }
+            }
+            Ok(Err(NetError::Dns(DnsError::ResponseCode(code)))) => Err(code),
+            Ok(Err(_)) | Err(_) => Err(ResponseCode::ServFail),
+        }
     }
 
     /// The search domains of the network a lookup by `app` on `net` would use.

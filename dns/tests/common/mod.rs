@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hickory_net::runtime::Time;
 use hickory_proto::op::{Metadata, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
 use hickory_server::zone_handler::MessageResponseBuilder;
@@ -25,6 +25,8 @@ pub enum Answer {
     NxDomain(u32),
     /// SERVFAIL.
     ServFail,
+    /// A TXT record (to TXT queries; an empty answer to others) with this TTL.
+    Txt(String, u32),
     /// The same answer after a delay.
     Delayed(Duration, Box<Answer>),
 }
@@ -163,6 +165,16 @@ impl RequestHandler for Handler {
                 metadata.response_code = ResponseCode::NXDomain;
                 let soa = soa_record(negative_ttl);
                 let response = builder.build(metadata, [], [], [&soa], []);
+                response_handle.send_response(response).await.unwrap()
+            }
+            Answer::Txt(text, ttl) => {
+                let records: Vec<Record> = (rtype == RecordType::TXT)
+                    .then(|| {
+                        Record::from_rdata(qname.clone(), ttl, RData::TXT(TXT::new(vec![text])))
+                    })
+                    .into_iter()
+                    .collect();
+                let response = builder.build(metadata, records.iter(), [], [], []);
                 response_handle.send_response(response).await.unwrap()
             }
             Answer::ServFail | Answer::Delayed(..) => response_handle

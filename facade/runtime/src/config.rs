@@ -68,6 +68,71 @@ pub struct Config {
     pub validation: netcore_probe::ValidatorConfig,
     /// `queryProbeResult` and `queryTraceRoute`.
     pub diagnostics: netcore_probe::DiagnosticsConfig,
+    /// The DNS stub every app's resolver asks in manage mode.
+    pub dns_stub: DnsStubSettings,
+}
+
+/// The DNS stub of manage mode (see [`netcore_dns::stub`]): every app's plain
+/// `getaddrinfo` gets the answers netcore's API would give it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DnsStubSettings {
+    /// Whether manage mode runs the stub.
+    pub enabled: bool,
+    /// The addresses it answers on (UDP and TCP). Only those on port 53 can go into
+    /// resolv.conf.
+    pub listen: Vec<std::net::SocketAddr>,
+    /// The resolv.conf that points every resolver at the stub while it runs (its
+    /// previous content is saved beside it and comes back when the runtime stops).
+    /// None (the default): none is written; netcored's shipped configuration sets
+    /// `/etc/resolv.conf`.
+    pub resolv_conf: Option<PathBuf>,
+    /// The most queries of one app waiting for an answer.
+    pub max_in_flight_per_app: usize,
+    /// The most TCP connections to the stub at once.
+    pub max_tcp_connections: usize,
+}
+
+impl Default for DnsStubSettings {
+    fn default() -> Self {
+        let stub = netcore_dns::stub::StubConfig::default();
+        Self {
+            enabled: true,
+            listen: stub.listen,
+            resolv_conf: None,
+            max_in_flight_per_app: stub.max_in_flight_per_app,
+            max_tcp_connections: stub.max_tcp_connections,
+        }
+    }
+}
+
+impl DnsStubSettings {
+    /// The stub's configuration.
+    pub fn stub_config(&self) -> netcore_dns::stub::StubConfig {
+        let mut config = netcore_dns::stub::StubConfig::default();
+        config.listen = self.listen.clone();
+        config.max_in_flight_per_app = self.max_in_flight_per_app;
+        config.max_tcp_connections = self.max_tcp_connections;
+        config
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.enabled && self.listen.is_empty() {
+            return Err(Error::invalid("dns_stub.listen is empty"));
+        }
+        for (name, value) in [
+            ("max_in_flight_per_app", self.max_in_flight_per_app),
+            ("max_tcp_connections", self.max_tcp_connections),
+        ] {
+            if !(1..=65_536).contains(&value) {
+                return Err(Error::invalid(format!(
+                    "dns_stub.{name} {value} is outside 1..=65536"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The global HTTP proxy and PAC evaluation.
@@ -101,6 +166,7 @@ impl Default for Config {
             proxy: ProxySettings::default(),
             validation: netcore_probe::ValidatorConfig::default(),
             diagnostics: netcore_probe::DiagnosticsConfig::default(),
+            dns_stub: DnsStubSettings::default(),
         }
     }
 }
@@ -249,6 +315,7 @@ impl Config {
         if let Some(global) = &config.proxy.global {
             netcore_proxy::settings::validate_proxy(global)?;
         }
+        config.dns_stub.check()?;
         Ok(())
     }
 

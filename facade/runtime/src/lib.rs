@@ -32,9 +32,11 @@
 //! ```
 
 pub mod config;
+mod dns_stub;
 mod driver;
 mod queue;
 mod reports;
+mod resolv_conf;
 pub mod routing;
 mod runtime;
 mod sockets;

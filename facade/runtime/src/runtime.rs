@@ -214,8 +214,9 @@ pub(crate) struct Shared {
     manage: bool,
     /// True once the runtime stops: the driver and the bearers' tasks end.
     stopping: watch::Sender<bool>,
-    /// Manage mode's routing task, which cleans up when the driver ends.
-    routing: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Manage mode's tasks that clean up when the runtime stops (routing, the DNS
+    /// stub's resolv.conf).
+    cleanups: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -402,7 +403,7 @@ impl Builder {
             plugins: Mutex::new(self.plugins),
             manage: self.config.manage,
             stopping: watch::Sender::new(false),
-            routing: Mutex::default(),
+            cleanups: Mutex::default(),
         });
         for (&id, bearer) in &bearers {
             shared.spawn_until_stopped(supervise(
@@ -413,9 +414,17 @@ impl Builder {
         }
         let routing = self.config.manage.then(|| {
             let (wanted, task) = crate::routing::spawn(&handle);
-            *lock(&shared.routing) = Some(task);
+            lock(&shared.cleanups).push(task);
             wanted
         });
+        if self.config.manage && self.config.dns_stub.enabled {
+            let stub = handle.spawn(crate::dns_stub::run(
+                shared.dns.clone(),
+                self.config.dns_stub.clone(),
+                shared.stopping.subscribe(),
+            ));
+            lock(&shared.cleanups).push(stub);
+        }
         // Dropping the driver when it stops ends the routing task, which cleans up.
         let driver = Driver::new(Arc::clone(&shared), bearers, self.validator, routing);
         shared.spawn_until_stopped(driver.run());
@@ -473,17 +482,18 @@ impl Runtime {
     }
 
     /// Stops the runtime: the bearers and the driver end, and in manage mode the
-    /// rules and routes netcore installed go (waited for, at most 5 s). Dropping
-    /// the last clone of the runtime stops it too, without waiting.
+    /// rules and routes netcore installed go and resolv.conf comes back (waited
+    /// for, at most 5 s). Dropping the last clone of the runtime stops it too,
+    /// without waiting.
     pub async fn shutdown(&self) {
         self.shared.stopping.send_replace(true);
-        let routing = lock(&self.shared.routing).take();
-        if let Some(task) = routing
-            && tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .is_err()
+        let cleanups = std::mem::take(&mut *lock(&self.shared.cleanups));
+        let all = futures::future::join_all(cleanups);
+        if tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .is_err()
         {
-            tracing::warn!("manage mode: routing cleanup did not finish in 5 s");
+            tracing::warn!("manage mode: cleaning up took more than 5 s");
         }
     }
 
