@@ -149,7 +149,7 @@ impl NetManager {
     pub async fn set_app_net(&self, net: NetHandle) -> Result<()> {
         let app = self.app;
         match &self.backend {
-            Backend::Embedded(runtime) => runtime.input(|e, _| e.set_app_net(app, net)),
+            Backend::Embedded(runtime) => runtime.set_app_net(app, net).await,
             Backend::Bus(bus) => bus
                 .acting_for(app)?
                 .proxy()
@@ -365,20 +365,27 @@ impl NetManager {
     /// TUN device from `spec` (addresses, routes, DNS servers, MTU, the apps it covers
     /// or excludes) and hands back its tunnel (the device's descriptor). The VPN is a
     /// network (BEARER_VPN, no NOT_VPN, never the default network); it goes when the
-    /// tunnel is closed or dropped. Errors: 201 (this process may not create TUN
-    /// devices), 2100001 (invalid spec), 2100002 (the kernel refused), 2101022 (too
-    /// many VPNs). Embedded runtimes only for now: through netcored it is 2100003.
+    /// tunnel is closed or dropped. Through netcored, the daemon creates the device
+    /// and hands its descriptor over the bus (as Android's `VpnService.establish`);
+    /// the VPN also ends when this process leaves the bus. Errors: 201 (this process
+    /// may not create TUN devices; through netcored, it lacks MANAGE_VPN), 2100001
+    /// (invalid spec), 2100002 (the kernel refused), 2101022 (too many VPNs).
     pub async fn establish_vpn(
         &self,
         spec: netcore_bearer_vpn::VpnSpec,
     ) -> Result<netcore_bearer_vpn::VpnTunnel> {
         match &self.backend {
             Backend::Embedded(runtime) => runtime.vpn().establish(self.app, spec).await,
-            Backend::Bus(_) => Err(Error::Internal(
-                "establishing a VPN through netcored is not offered yet: the tunnel's \
-                 descriptor would have to cross the bus"
-                    .into(),
-            )),
+            Backend::Bus(bus) => {
+                let (fd, name) = bus
+                    .acting_for(self.app)?
+                    .proxy()
+                    .establish_vpn(&to_json(&spec))
+                    .await
+                    .reply()?;
+                netcore_bearer_vpn::VpnTunnel::from_received_fd(fd.into(), name, self.app)
+                    .map_err(|e| Error::Internal(format!("the tunnel netcored handed over: {e}")))
+            }
         }
     }
 }

@@ -74,6 +74,10 @@ const SYSTEM_SUITES: &[SystemSuite] = &[
         package: "netcored",
         test: "system_daemon",
     },
+    SystemSuite {
+        package: "netcored",
+        test: "system_apps",
+    },
 ];
 
 /// Debian packages the system suites use: namespaces, veth and tc (iproute2), DNS

@@ -1,9 +1,19 @@
 //! The app's side of a VPN: the TUN device's file descriptor.
 
-use netcore::AppId;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use netcore::AppId;
+use tokio::io::unix::AsyncFd;
+
 use crate::registry::Registration;
+
+/// The TUN device's descriptor.
+enum Device {
+    /// A device this process created.
+    Created(tun_rs::AsyncDevice),
+    /// A descriptor netcored handed over.
+    Received(AsyncFd<OwnedFd>),
+}
 
 /// An established VPN: owns the TUN device's file descriptor, which carries the
 /// VPN's IP packets (no packet-information header). Hand it to the VPN app
@@ -14,10 +24,11 @@ use crate::registry::Registration;
 /// kernel, with its addresses and routes, and the bearer reports the network gone.
 pub struct VpnTunnel {
     // Declared first: dropped (the descriptor closed) before the registration.
-    device: tun_rs::AsyncDevice,
+    device: Device,
     name: String,
     owner: AppId,
-    registration: Registration,
+    /// Where this process keeps the VPN (none for one netcored keeps).
+    registration: Option<Registration>,
 }
 
 impl VpnTunnel {
@@ -28,11 +39,28 @@ impl VpnTunnel {
         registration: Registration,
     ) -> Self {
         Self {
-            device,
+            device: Device::Created(device),
             name,
             owner,
-            registration,
+            registration: Some(registration),
         }
+    }
+
+    /// The tunnel of a VPN that netcored established for this app and whose TUN
+    /// descriptor it handed over (`fd`, interface `name`). Needs a tokio runtime.
+    /// Closing it ends the VPN once no other copy of the descriptor is open.
+    pub fn from_received_fd(fd: OwnedFd, name: String, owner: AppId) -> std::io::Result<Self> {
+        rustix::io::ioctl_fionbio(&fd, true)?;
+        // Deprecated for types that may not own their descriptor; an `OwnedFd` does,
+        // and the `AsyncFd` owns it: sound.
+        #[allow(deprecated)]
+        let fd = AsyncFd::new(fd)?;
+        Ok(Self {
+            device: Device::Received(fd),
+            name,
+            owner,
+            registration: None,
+        })
     }
 
     /// The TUN interface's name: the VPN network's key in the bearer's reports.
@@ -48,13 +76,29 @@ impl VpnTunnel {
     /// Reads the next packet going into the tunnel (sent by the device's users)
     /// into `buf`; returns its length. A packet longer than `buf` is cut.
     pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.device.recv(buf).await
+        match &self.device {
+            Device::Created(device) => device.recv(buf).await,
+            Device::Received(fd) => {
+                fd.async_io(tokio::io::Interest::READABLE, |fd| {
+                    Ok(rustix::io::read(fd, &mut *buf)?)
+                })
+                .await
+            }
+        }
     }
 
     /// Writes a packet coming out of the tunnel (delivered to the device's users);
     /// returns the bytes written.
     pub async fn send(&self, packet: &[u8]) -> std::io::Result<usize> {
-        self.device.send(packet).await
+        match &self.device {
+            Device::Created(device) => device.send(packet).await,
+            Device::Received(fd) => {
+                fd.async_io(tokio::io::Interest::WRITABLE, |fd| {
+                    Ok(rustix::io::write(fd, packet)?)
+                })
+                .await
+            }
+        }
     }
 
     /// Closes the tunnel: the device goes from the kernel and the network from
@@ -68,8 +112,10 @@ impl VpnTunnel {
     /// until every copy of the descriptor is closed (the app closes it or exits);
     /// the bearer notices the device go while [`netcore::Bearer::run`] runs.
     pub fn into_owned_fd(mut self) -> std::io::Result<OwnedFd> {
-        let fd = self.device.as_fd().try_clone_to_owned()?;
-        self.registration.detached = true;
+        let fd = self.as_fd().try_clone_to_owned()?;
+        if let Some(registration) = &mut self.registration {
+            registration.detached = true;
+        }
         Ok(fd)
     }
 }
@@ -79,13 +125,16 @@ impl std::fmt::Debug for VpnTunnel {
         f.debug_struct("VpnTunnel")
             .field("name", &self.name)
             .field("owner", &self.owner)
-            .field("fd", &self.device.as_fd())
+            .field("fd", &self.as_fd())
             .finish_non_exhaustive()
     }
 }
 
 impl AsFd for VpnTunnel {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.device.as_fd()
+        match &self.device {
+            Device::Created(device) => device.as_fd(),
+            Device::Received(fd) => fd.get_ref().as_fd(),
+        }
     }
 }

@@ -160,6 +160,8 @@ mod proxy {
         fn set_app_net(&self, net_id: u32) -> zbus::Result<()>;
         /// `getAppNet`.
         fn get_app_net(&self) -> zbus::Result<u32>;
+        /// Establishes a VPN (JSON `VpnSpec`): the TUN descriptor and its interface.
+        fn establish_vpn(&self, spec: &str) -> zbus::Result<(zbus::zvariant::OwnedFd, String)>;
         /// `NetHandle.bindSocket`: netcored binds the socket to the network.
         fn bind_socket(&self, net_id: u32, socket: zbus::zvariant::Fd<'_>) -> zbus::Result<()>;
         /// `reportNetConnected`.

@@ -40,11 +40,13 @@ pub enum Permission {
     AccessNetTraceInfo,
     /// Change settings that apply to every app (the global HTTP proxy).
     ManageSettings,
+    /// Establish a VPN (a TUN device whose traffic the app handles).
+    ManageVpn,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::GetNetworkInfo,
         Permission::Internet,
         Permission::SetPacUrl,
@@ -52,6 +54,7 @@ impl Permission {
         Permission::GetIpMacInfo,
         Permission::AccessNetTraceInfo,
         Permission::ManageSettings,
+        Permission::ManageVpn,
     ];
 
     /// The name in the seed's style (`ohos.permission.GET_NETWORK_INFO`).
@@ -64,6 +67,7 @@ impl Permission {
             Permission::GetIpMacInfo => "ohos.permission.GET_IP_MAC_INFO",
             Permission::AccessNetTraceInfo => "ohos.permission.ACCESS_NET_TRACE_INFO",
             Permission::ManageSettings => "netcore.permission.MANAGE_SETTINGS",
+            Permission::ManageVpn => "ohos.permission.MANAGE_VPN",
         }
     }
 }

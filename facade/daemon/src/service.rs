@@ -16,7 +16,7 @@ use zbus::object_server::SignalEmitter;
 
 use crate::clients::{Client, Clients};
 use crate::policy::Permission::{
-    self, AccessNetTraceInfo, GetIpMacInfo, GetNetworkInfo, Internet, ManageSettings,
+    self, AccessNetTraceInfo, GetIpMacInfo, GetNetworkInfo, Internet, ManageSettings, ManageVpn,
     SetNetExtAttribute, SetPacUrl,
 };
 
@@ -129,7 +129,7 @@ impl Service {
     async fn set_app_net(&self, #[zbus(header)] header: Header<'_>, net_id: u32) -> Result<()> {
         let client = self.caller(&header, "setAppNet", &[Internet]).await?;
         let (app, net) = (client.caller.app, net(net_id)?);
-        Ok(self.runtime.input(|e, _| e.set_app_net(app, net))?)
+        Ok(self.runtime.set_app_net(app, net).await?)
     }
 
     /// `getAppNet`: the calling app's network, 0 when unbound.
@@ -491,6 +491,29 @@ impl Service {
             .await?;
         let states = blocking(netcore_link::ports::system_net_port_states).await?;
         Ok(to_json(&states))
+    }
+
+    /// Establishes a VPN for the calling app (MANAGE_VPN): `spec` is a JSON
+    /// `VpnSpec`. Returns the TUN device's descriptor, which carries the VPN's
+    /// packets, and the interface's name. The VPN ends when the app closes every
+    /// copy of the descriptor or leaves the bus.
+    async fn establish_vpn(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        spec: &str,
+    ) -> Result<(zbus::zvariant::OwnedFd, String)> {
+        let client = self.caller(&header, "establishVpn", &[ManageVpn]).await?;
+        let spec: netcore_bearer_vpn::VpnSpec = from_json("spec", spec)?;
+        let tunnel = self
+            .runtime
+            .vpn()
+            .establish(client.caller.app, spec)
+            .await?;
+        let name = tunnel.name().to_owned();
+        let fd = tunnel
+            .into_owned_fd()
+            .map_err(|e| netcore::Error::Internal(format!("the tunnel's descriptor: {e}")))?;
+        Ok((fd.into(), name))
     }
 
     /// `getConnectOwnerUid` (GET_NETWORK_INFO; only for an app that runs a VPN,

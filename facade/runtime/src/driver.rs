@@ -213,7 +213,10 @@ impl Driver {
     /// Changes what manage mode's routing wants (nothing outside manage mode).
     fn route(&self, change: impl FnOnce(&mut Wanted, &Self)) {
         if let Some(routing) = &self.routing {
-            routing.send_modify(|wanted| change(wanted, self));
+            routing.send_modify(|wanted| {
+                change(wanted, self);
+                wanted.version += 1;
+            });
         }
     }
 

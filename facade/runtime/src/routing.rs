@@ -83,6 +83,31 @@ pub(crate) struct Wanted {
     pub(crate) networks: BTreeMap<NetHandle, RoutedNetwork>,
     pub(crate) default: NetHandle,
     pub(crate) app_nets: BTreeMap<AppId, NetHandle>,
+    /// Counts the changes: the routing task says which it has applied.
+    pub(crate) version: u64,
+}
+
+/// How long [`Settled::wait`] waits for the kernel.
+const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Tells when the kernel's routing is what was wanted.
+#[derive(Debug, Clone)]
+pub(crate) struct Settled {
+    wanted: watch::Receiver<Wanted>,
+    applied: watch::Receiver<u64>,
+}
+
+impl Settled {
+    /// Waits until the routing task has applied what is wanted now (at most 2 s: a
+    /// kernel that does not answer must not hang the caller).
+    pub(crate) async fn wait(&self) {
+        let target = self.wanted.borrow().version;
+        let mut applied = self.applied.clone();
+        let wait = applied.wait_for(|&version| version >= target);
+        if tokio::time::timeout(SETTLE_LIMIT, wait).await.is_err() {
+            tracing::warn!("manage mode: the routing is behind");
+        }
+    }
 }
 
 /// A route of the plan, by what identifies it in the kernel.
@@ -293,15 +318,21 @@ struct Installed {
 }
 
 /// Starts the routing task; send it the wanted state each time it changes (only the
-/// latest matters). Dropping the sender makes it remove what it installed and end.
+/// latest matters, with its version counted up). Dropping the sender makes it remove
+/// what it installed and end.
 pub(crate) fn spawn(
     runtime: &tokio::runtime::Handle,
-) -> (watch::Sender<Wanted>, tokio::task::JoinHandle<()>) {
+) -> (watch::Sender<Wanted>, Settled, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(Wanted::default());
-    (tx, runtime.spawn(run(rx)))
+    let (applied_tx, applied) = watch::channel(0);
+    let settled = Settled {
+        wanted: rx.clone(),
+        applied,
+    };
+    (tx, settled, runtime.spawn(run(rx, applied_tx)))
 }
 
-async fn run(mut wanted: watch::Receiver<Wanted>) {
+async fn run(mut wanted: watch::Receiver<Wanted>, applied: watch::Sender<u64>) {
     let client = match LinkClient::connect() {
         Ok(client) => client,
         Err(e) => {
@@ -312,8 +343,12 @@ async fn run(mut wanted: watch::Receiver<Wanted>) {
     remove_stale(&client).await;
     let mut installed = Installed::default();
     loop {
-        let plan = plan(&wanted.borrow_and_update());
+        let (plan, version) = {
+            let wanted = wanted.borrow_and_update();
+            (plan(&wanted), wanted.version)
+        };
         apply(&client, &mut installed, plan).await;
+        applied.send_replace(version);
         if wanted.changed().await.is_err() {
             break;
         }

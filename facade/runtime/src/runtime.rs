@@ -212,6 +212,8 @@ pub(crate) struct Shared {
     max_unread: usize,
     /// Whether the runtime programs the kernel's routing.
     manage: bool,
+    /// In manage mode: when the kernel's routing is what the engine says.
+    routing_settled: Option<crate::routing::Settled>,
     /// True once the runtime stops: the driver and the bearers' tasks end.
     stopping: watch::Sender<bool>,
     /// Manage mode's tasks that clean up when the runtime stops (routing, the DNS
@@ -366,6 +368,7 @@ impl Builder {
             generations.insert(id, 1);
             bearers.insert(id, bearer);
         }
+        let routing = self.config.manage.then(|| crate::routing::spawn(&handle));
         let wake = Arc::new(Notify::new());
         let progress = Arc::new(Progress::new());
         let resolver: Arc<dyn Resolve> = Arc::new(SystemResolver {
@@ -402,6 +405,7 @@ impl Builder {
             max_unread: self.config.max_unread_events,
             plugins: Mutex::new(self.plugins),
             manage: self.config.manage,
+            routing_settled: routing.as_ref().map(|(_, settled, _)| settled.clone()),
             stopping: watch::Sender::new(false),
             cleanups: Mutex::default(),
         });
@@ -412,8 +416,7 @@ impl Builder {
                 Arc::clone(&shared.reports),
             ));
         }
-        let routing = self.config.manage.then(|| {
-            let (wanted, task) = crate::routing::spawn(&handle);
+        let routing = routing.map(|(wanted, _, task)| {
             lock(&shared.cleanups).push(task);
             wanted
         });
@@ -734,6 +737,24 @@ impl Runtime {
     /// Waits until the driver has carried out every action queued so far.
     async fn caught_up(&self) {
         self.shared.progress.caught_up().await;
+    }
+
+    /// `setAppNet`: binds `app` to `net` ([`NetHandle::NONE`] unbinds). In manage
+    /// mode it returns once the kernel routes the app's traffic that way (at most
+    /// 2 s later). Errors as [`Engine::set_app_net`]'s.
+    pub async fn set_app_net(&self, app: AppId, net: NetHandle) -> Result<()> {
+        self.input(|e, _| e.set_app_net(app, net))?;
+        self.routing_settled().await;
+        Ok(())
+    }
+
+    /// In manage mode, waits until the kernel's routing follows every change the
+    /// engine has made so far (at most 2 s); at once otherwise.
+    pub async fn routing_settled(&self) {
+        if let Some(settled) = &self.shared.routing_settled {
+            self.caught_up().await;
+            settled.wait().await;
+        }
     }
 
     // ----- proxies, PAC, diagnostics, VPN -----

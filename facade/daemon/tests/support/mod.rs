@@ -234,9 +234,136 @@ async fn client_command(
             }
             json!(null)
         }
+        // Plain sockets and getaddrinfo, as any program: what per-app networking
+        // must steer without the program knowing.
+        "connect" => {
+            let addr: std::net::SocketAddr = text(&command["addr"]).parse().unwrap();
+            let socket = tokio::net::TcpSocket::new_v4().map_err(io_error)?;
+            json!(talk(socket, addr).await)
+        }
+        "connect_for" => {
+            // Connection after connection for `ms`: what each reached.
+            let addr: std::net::SocketAddr = text(&command["addr"]).parse().unwrap();
+            let until = Instant::now() + Duration::from_millis(command["ms"].as_u64().unwrap_or(0));
+            let mut results = Vec::new();
+            while Instant::now() < until {
+                let socket = tokio::net::TcpSocket::new_v4().map_err(io_error)?;
+                results.push(talk(socket, addr).await);
+            }
+            json!(results)
+        }
+        "interface" => json!(
+            manager
+                .get_connection_properties(net(&command["net"])?)
+                .await?
+                .interface_name
+        ),
+        "connect_bound" => {
+            let addr: std::net::SocketAddr = text(&command["addr"]).parse().unwrap();
+            let socket = tokio::net::TcpSocket::new_v4().map_err(io_error)?;
+            manager
+                .network(net(&command["net"])?)
+                .bind_socket(&socket)?;
+            json!(talk(socket, addr).await)
+        }
+        "lookup" => {
+            let host = text(&command["host"]);
+            let found = tokio::task::spawn_blocking(move || {
+                use std::net::ToSocketAddrs;
+                (host.as_str(), 0).to_socket_addrs()
+            })
+            .await
+            .expect("getaddrinfo ran");
+            match found {
+                Ok(addresses) => {
+                    let mut ips: Vec<String> = addresses.map(|a| a.ip().to_string()).collect();
+                    ips.dedup();
+                    json!(ips)
+                }
+                Err(e) => json!(format!("failed: {e}")),
+            }
+        }
+        "bind_not_socket" => {
+            // What a misbehaving client could send: a descriptor that is no socket.
+            let file = std::fs::File::open("/dev/null").map_err(io_error)?;
+            let connection = zbus::Connection::system()
+                .await
+                .map_err(|e| netcore::Error::Service(e.to_string()))?;
+            let proxy = netcore_bus::Netcore1Proxy::new(&connection)
+                .await
+                .map_err(|e| netcore::Error::Service(e.to_string()))?;
+            use std::os::fd::AsFd;
+            proxy
+                .bind_socket(net(&command["net"])?.net_id(), file.as_fd().into())
+                .await
+                .map_err(netcore_bus::error_from_bus)?;
+            json!(null)
+        }
+        "establish_vpn" => {
+            let address =
+                netcore::LinkAddress::new(text(&command["address"]).parse().unwrap(), 24)?;
+            let mut spec = netcore_bearer_vpn::VpnSpec::new(address);
+            spec.routes = vec![(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)];
+            spec.allowed_apps = command["allowed"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|u| u.as_u64())
+                        .map(|u| u as u32)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let tunnel = manager.establish_vpn(spec).await?;
+            let name = tunnel.name().to_owned();
+            let seen = std::sync::Arc::clone(&VPN_PACKETS);
+            tokio::spawn(async move {
+                let mut packet = vec![0u8; 2048];
+                while let Ok(len) = tunnel.recv(&mut packet).await {
+                    // IPv4 packets to the upstreams' server.
+                    if len >= 20 && packet[0] >> 4 == 4 && packet[16..20] == [192, 0, 2, 80] {
+                        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            });
+            json!(name)
+        }
+        "vpn_packets" => json!(VPN_PACKETS.load(std::sync::atomic::Ordering::SeqCst)),
         "exit" => json!(null),
         other => return Err(netcore::Error::invalid(format!("unknown op {other:?}"))),
     })
+}
+
+/// The packets to the upstreams' server that came out of the client's VPN.
+static VPN_PACKETS: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn io_error(e: std::io::Error) -> netcore::Error {
+    netcore::Error::Internal(e.to_string())
+}
+
+/// Connects `socket` to `addr` and reads what the server says (the name of the
+/// upstream it runs in), or how it failed: `timeout`, `refused`, `unreachable`.
+async fn talk(socket: tokio::net::TcpSocket, addr: std::net::SocketAddr) -> String {
+    use tokio::io::AsyncReadExt;
+    let connected = tokio::time::timeout(Duration::from_millis(1500), socket.connect(addr)).await;
+    let mut stream = match connected {
+        Err(_) => return "timeout".into(),
+        Ok(Err(e)) => {
+            return match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused".into(),
+                std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::HostUnreachable => {
+                    "unreachable".into()
+                }
+                _ => format!("failed: {e}"),
+            };
+        }
+        Ok(Ok(stream)) => stream,
+    };
+    let mut reply = String::new();
+    match tokio::time::timeout(Duration::from_secs(2), stream.read_to_string(&mut reply)).await {
+        Ok(Ok(_)) => reply,
+        _ => "no reply".into(),
+    }
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: comparable between processes.
@@ -269,7 +396,22 @@ pub struct Client {
 impl Client {
     /// Starts `program` (a copy of this test) as `uid` on the bus at `address`.
     pub fn start(program: &Path, uid: u32, address: &str) -> Self {
-        let mut child = Command::new("setpriv")
+        Self::start_in(None, program, uid, address)
+    }
+
+    /// Starts `program` as `uid` on the bus at `address`, in the network namespace
+    /// `netns` when given (with its `/etc/netns/<name>` files, as `ip netns exec`
+    /// does).
+    pub fn start_in(netns: Option<&str>, program: &Path, uid: u32, address: &str) -> Self {
+        let mut command = match netns {
+            Some(name) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", name, "setpriv"]);
+                command
+            }
+            None => Command::new("setpriv"),
+        };
+        let mut child = command
             .arg(format!("--reuid={uid}"))
             .arg(format!("--regid={uid}"))
             .arg("--clear-groups")
@@ -455,6 +597,18 @@ pub struct Rig {
     pub topology: Topology,
     pub program: PathBuf,
     pub dir: tempfile::TempDir,
+    /// `/etc/netns/<device namespace>`, when the configuration names it: the files
+    /// `ip netns exec` gives the processes of the namespace (resolv.conf).
+    pub etc_netns: Option<PathBuf>,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.daemon = None;
+        if let Some(dir) = &self.etc_netns {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl Rig {
@@ -469,21 +623,35 @@ impl Rig {
 
     /// With netcored's configuration `config`.
     pub fn with(strict: bool, config: &str) -> Self {
+        Self::with_policy(strict, config, &policy())
+    }
+
+    /// With netcored's configuration `config` and policy `policy`.
+    pub fn with_policy(strict: bool, config: &str, policy: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Other uids reach the bus's socket and run the client program here.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let bus = Bus::start(dir.path(), strict);
+        let topology = topology();
+        let etc_netns = config.contains("/etc/netns/{DEV}").then(|| {
+            let dir = PathBuf::from(format!("/etc/netns/{}", topology.dev.name()));
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        });
+        // `{DEV}` in the configuration: the device namespace's name.
+        let config = config.replace("{DEV}", topology.dev.name());
         std::fs::write(dir.path().join("netcored.toml"), config).unwrap();
-        std::fs::write(dir.path().join("policy.toml"), policy()).unwrap();
+        std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
         let program = dir.path().join("client");
         std::fs::copy(std::env::current_exe().unwrap(), &program).unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut rig = Self {
             dir,
             bus,
-            topology: topology(),
+            topology,
             daemon: None,
             program,
+            etc_netns,
         };
         rig.start_daemon();
         rig
@@ -536,7 +704,27 @@ impl Rig {
         self.daemon = None;
     }
 
+    /// Stops netcored as systemd does (SIGTERM) and waits until it has ended.
+    pub fn stop_daemon(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &daemon.0.id().to_string()])
+                .status();
+            let _ = daemon.0.wait();
+        }
+    }
+
     pub fn client(&self, uid: u32) -> Client {
         Client::start(&self.program, uid, self.bus.address())
+    }
+
+    /// A client running as `uid` inside the device namespace.
+    pub fn client_in_device(&self, uid: u32) -> Client {
+        Client::start_in(
+            Some(self.topology.dev.name()),
+            &self.program,
+            uid,
+            self.bus.address(),
+        )
     }
 }
